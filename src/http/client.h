@@ -1,0 +1,88 @@
+/*
+ * HTTP client over libcurl. One call sends one request and reads the whole
+ * answer into memory, up to a maximum size. Connections are reused across
+ * calls and threads (a shared connection cache). Nothing here logs a
+ * header value or a body, so no secret reaches a log through it.
+ *
+ * Thread-safe after http_client_global_init().
+ */
+#ifndef SITESMITH_HTTP_CLIENT_H
+#define SITESMITH_HTTP_CLIENT_H
+
+#include "core/buf.h"
+#include "core/error.h"
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* Call once at start-up, before any thread sends a request. */
+int http_client_global_init(void);
+void http_client_global_cleanup(void);
+
+#define HTTP_CLIENT_MAX_HEADERS 16
+
+struct http_client_request {
+    const char *method; /* "GET", "POST", "PATCH", "PUT", "DELETE" */
+    const char *url;
+    /* "Name: value" strings; unused slots NULL. */
+    const char *headers[HTTP_CLIENT_MAX_HEADERS];
+    const void *body; /* may be NULL */
+    size_t body_len;
+    int64_t connect_timeout_ms; /* 0: 10 s */
+    int64_t timeout_ms;         /* whole request; 0: 60 s */
+    size_t max_response_bytes;  /* 0: 16 MiB */
+};
+
+struct http_client_header {
+    char *name; /* lower case */
+    char *value;
+};
+
+struct http_client_response {
+    long status;      /* 0 when no answer arrived */
+    struct buf body;  /* NUL-terminated */
+    struct http_client_header *headers;
+    size_t header_count;
+    char content_type[128];
+    int64_t elapsed_ms;
+};
+
+/*
+ * Sends the request and fills resp (which the caller releases with
+ * http_client_response_release(), also after a failure).
+ *
+ * Returns 0 whenever an HTTP answer arrived, whatever its status: mapping a
+ * status to an error is the caller's job (see http_status_error()).
+ * Returns -1 with err set when no complete answer arrived:
+ *   ERR_RETRYABLE  connection refused or reset, timed out, truncated body;
+ *                  err->code is "connect", "timeout" or "transfer";
+ *   ERR_PERMANENT  answer larger than max_response_bytes ("too_large"),
+ *                  invalid URL.
+ */
+int http_client_send(const struct http_client_request *req,
+                     struct http_client_response *resp, struct error *err);
+
+/* The value of a response header (name matched without case), or NULL. */
+const char *http_client_header(const struct http_client_response *resp,
+                               const char *name);
+
+void http_client_response_release(struct http_client_response *resp);
+
+/*
+ * Reads a wait from Retry-After (seconds or an HTTP date) and
+ * retry-after-ms. Returns milliseconds, or -1 when neither is usable.
+ */
+int64_t http_client_retry_after_ms(const struct http_client_response *resp);
+
+/*
+ * Maps an HTTP status to the product's error kinds: 2xx none, 400/422
+ * invalid, 401 unauthorized, 402 insufficient credits, 403 forbidden,
+ * 404 not found, 408 retryable, 409 conflict, 429 rate limited, 5xx
+ * retryable, other 4xx permanent. Services refine this with their bodies.
+ */
+enum error_kind http_status_error_kind(long status);
+
+/* Percent-encodes text for a URL query or path segment into out. */
+int http_url_encode(const char *text, char *out, size_t size);
+
+#endif
