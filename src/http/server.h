@@ -23,7 +23,7 @@ struct http_request {
     const char *query; /* raw query string without '?', or "" */
     const char *body;  /* NUL-terminated; "" when empty */
     size_t body_len;
-    char request_id[40];   /* from X-Request-Id when sane, else generated */
+    char request_id[40]; /* from X-Request-Id when sane, else generated */
     char remote_addr[64];
     size_t param_count;
     const char *param_names[HTTP_MAX_PARAMS];
@@ -108,11 +108,11 @@ typedef void (*http_handler_fn)(struct http_request *req,
                                 struct http_response *resp, void *ctx);
 
 struct http_server_options {
-    const char *listen;     /* "127.0.0.1:0", "[::1]:8080", ":8080" */
-    unsigned threads;       /* 0: 4 */
-    size_t max_body_bytes;  /* 0: 1 MiB; larger bodies get 413 */
+    const char *listen;        /* "127.0.0.1:0", "[::1]:8080", ":8080" */
+    unsigned threads;          /* 0: 4 */
+    size_t max_body_bytes;     /* 0: 1 MiB; larger bodies get 413 */
     const char *log_component; /* access log component, e.g. "http" */
-    int quiet;              /* no access log lines */
+    int quiet;                 /* no access log lines */
 };
 
 struct http_server;
@@ -122,14 +122,15 @@ struct http_server *http_server_new(const struct http_server_options *opts,
 
 /*
  * Adds a route. pattern is a path whose segments may be "{name}"
- * parameters, or end in "/*" to match any rest (available as the
- * parameter "*"). method "*" matches every method. Routes are tried in
- * the order they were added. A path that matches no route gets 404, and a
- * path that matches with another method gets 405. Call before start.
+ * parameters. A last segment of "*" matches any rest of the path, which
+ * handlers read, decoded and without its leading slash, as the parameter
+ * "*"; the rest may be empty. method "*" matches every method, and a GET
+ * route also answers HEAD. Routes are tried in the order they were added.
+ * A path that matches no route gets 404, and a path that matches with
+ * another method gets 405. Call before start.
  */
 int http_server_route(struct http_server *server, const char *method,
-                      const char *pattern, http_handler_fn handler,
-                      void *ctx);
+                      const char *pattern, http_handler_fn handler, void *ctx);
 
 /* Binds and starts serving. Returns -1 with err when it can't bind. */
 int http_server_start(struct http_server *server, struct error *err);
