@@ -6,7 +6,9 @@
  *
  * Locking: one mutex (sb->lock) guards all emulated state. Handlers take it
  * with sandbox_lock() for the time they read or change state, and never
- * hold it while sleeping (a "delay" fault or a Prefer: wait).
+ * hold it while sleeping (a "delay" fault or a Prefer: wait). The frame
+ * calls each service's reset, save, load and configure functions without
+ * holding the lock: they take it themselves.
  */
 #ifndef SITESMITH_SANDBOX_H
 #define SITESMITH_SANDBOX_H
@@ -45,9 +47,12 @@ struct sandbox {
     struct sandbox_openai *openai;
     struct sandbox_replicate *replicate;
 
-    /* Fault rules and the request log: sandbox.c owns them. */
+    /* Fault rules, the request log and the routes' wrappers: sandbox.c
+     * owns them. */
     void *faults;
     json_t *requests; /* array of {"method","path","instance_id","status","time"} */
+    int64_t request_seq; /* "seq" of the next request log entry */
+    void *routes;
 };
 
 /*
@@ -78,8 +83,40 @@ int sandbox_route(struct sandbox *sb, struct http_server *server,
 void sandbox_lock(struct sandbox *sb);
 void sandbox_unlock(struct sandbox *sb);
 
-/* Sandbox wall time in milliseconds since the epoch (real time + offset). */
+/*
+ * Sandbox wall time in milliseconds since the epoch (real time + offset).
+ * Reads the offset atomically, so it may be called with or without the
+ * lock held.
+ */
 int64_t sandbox_now_ms(struct sandbox *sb);
+
+/*
+ * Parses the request body as a JSON object (an empty body counts as {}).
+ * Returns a new reference, or NULL with err set (ERR_INVALID) naming what
+ * is wrong with the body.
+ */
+json_t *sandbox_read_json(const struct http_request *req, struct error *err);
+
+/*
+ * Frame lifecycle, for main.c. sandbox_init() copies nothing out of opts
+ * (its strings must outlive sb). sandbox_control_init() adds the
+ * /__sandbox routes; call it before the services' init functions, since
+ * routes match in the order they were added. sandbox_state_load() reads
+ * opts.state_file when it exists and is a no-op otherwise;
+ * sandbox_state_save() writes it atomically (temporary file and rename)
+ * and fails with ERR_INVALID when no --state file was given.
+ * sandbox_reset() clears every service, the faults, the request log and the
+ * clock offset. sandbox_free() frees the services too; call it after the
+ * server has stopped.
+ */
+int sandbox_init(struct sandbox *sb, const struct sandbox_options *opts,
+                 struct error *err);
+int sandbox_control_init(struct sandbox *sb, struct http_server *server,
+                         struct error *err);
+int sandbox_state_load(struct sandbox *sb, struct error *err);
+int sandbox_state_save(struct sandbox *sb, struct error *err);
+void sandbox_reset(struct sandbox *sb);
+void sandbox_free(struct sandbox *sb);
 
 /* Each service: routes, state reset, and state save/load for --state. */
 int sandbox_wix_init(struct sandbox *sb, struct http_server *server,
