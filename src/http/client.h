@@ -52,12 +52,16 @@ struct http_client_response {
  * http_client_response_release(), also after a failure).
  *
  * Returns 0 whenever an HTTP answer arrived, whatever its status: mapping a
- * status to an error is the caller's job (see http_status_error()).
+ * status to an error is the caller's job (see http_status_error_kind()).
  * Returns -1 with err set when no complete answer arrived:
  *   ERR_RETRYABLE  connection refused or reset, timed out, truncated body;
  *                  err->code is "connect", "timeout" or "transfer";
  *   ERR_PERMANENT  answer larger than max_response_bytes ("too_large"),
- *                  invalid URL.
+ *                  invalid URL or a scheme other than http and https
+ *                  ("invalid_url"), a TLS certificate that fails
+ *                  verification ("tls").
+ * Redirects are not followed: a 3xx answer is returned as it is.
+ * Any thread may call this; each thread reuses its own connections.
  */
 int http_client_send(const struct http_client_request *req,
                      struct http_client_response *resp, struct error *err);
@@ -78,11 +82,16 @@ int64_t http_client_retry_after_ms(const struct http_client_response *resp);
  * Maps an HTTP status to the product's error kinds: 2xx none, 400/422
  * invalid, 401 unauthorized, 402 insufficient credits, 403 forbidden,
  * 404 not found, 408 retryable, 409 conflict, 429 rate limited, 5xx
- * retryable, other 4xx permanent. Services refine this with their bodies.
+ * retryable, other 4xx permanent, 0 (no answer) retryable, 1xx and 3xx
+ * permanent. Services refine this with their bodies.
  */
 enum error_kind http_status_error_kind(long status);
 
-/* Percent-encodes text for a URL query or path segment into out. */
+/*
+ * Percent-encodes text for a URL query or path segment into out: every
+ * byte except RFC 3986 unreserved characters becomes %XX. Returns -1 when
+ * out is too small.
+ */
 int http_url_encode(const char *text, char *out, size_t size);
 
 #endif
