@@ -52,11 +52,15 @@ enum store_backend { STORE_SQLITE, STORE_POSTGRES };
  * Opens a store. url is "sqlite:PATH" (the file is created when missing;
  * WAL mode, foreign keys on, a 10 s busy timeout) or "postgres://..." /
  * "postgresql://..." (any libpq connection URI). Connections are opened
- * lazily up to pool_size (0 means the default of 8). Does not migrate:
- * call store_migrate(). Returns NULL with err set when the URL is invalid
- * or the first connection fails. The caller frees it with store_close().
+ * lazily, up to 8. Does not migrate: call store_migrate(). Returns NULL
+ * with err set when the URL is invalid or the first connection fails. The
+ * caller frees it with store_close().
  */
-struct store *store_open(const char *url, int pool_size, struct error *err);
+struct store *store_open(const char *url, struct error *err);
+
+/* store_open() with at most pool_size connections (1 to 256). */
+struct store *store_open_with(const char *url, int pool_size,
+                              struct error *err);
 
 /*
  * Opens the store named by SITESMITH_DATABASE_URL (default
@@ -274,10 +278,11 @@ struct store_schema {
 /*
  * Applies the store's own schema (instances, tokens, secrets, generations,
  * jobs, credits, effects) and then each schema in the NULL-ended list
- * (may be NULL), each pending migration in its own transaction. Processes
- * that migrate at once take turns. Fails with ERR_PERMANENT, changing
- * nothing, when the database has a newer version of a component than this
- * program knows. applied (may be NULL) receives how many migrations ran.
+ * (may be NULL), all in one transaction: a failed migration leaves the
+ * database as it was. Processes that migrate at once take turns. Fails
+ * with ERR_PERMANENT, changing nothing, when the database has a newer
+ * version of a listed component than this program knows. applied (may be
+ * NULL) receives how many migrations ran.
  */
 int store_migrate(struct store *st, const struct store_schema *const *schemas,
                   int *applied, struct error *err);
