@@ -501,9 +501,10 @@ static struct MHD_Daemon *start_daemon(struct http_server *server,
         flags, address->port, NULL, NULL, on_access, server,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)server->opts.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
-        MHD_OPTION_URI_LOG_CALLBACK, on_request_line, server,
-        MHD_OPTION_NOTIFY_COMPLETED, on_completed, server,
-        MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, server,
+        /* Reject what RFC 9112 forbids, e.g. HTTP/1.1 without Host. */
+        MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_URI_LOG_CALLBACK,
+        on_request_line, server, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
+        server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, server,
         address->any ? MHD_OPTION_END : MHD_OPTION_SOCK_ADDR,
         (const struct sockaddr *)&address->addr, MHD_OPTION_END);
 }
