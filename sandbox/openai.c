@@ -1,0 +1,1522 @@
+/*
+ * OpenAI emulation: POST /openai/v1/chat/completions with OpenAI's
+ * request checks, error bodies, rate limits and headers. The answer text
+ * comes from openai_text.c; this file owns auth, limits, settings and the
+ * response envelope.
+ *
+ * Settings (POST /__sandbox/config, object "openai"):
+ *   api_key            the only key accepted; null accepts any non-empty key
+ *   rpm, tpm           requests and tokens per minute; 0 turns a limit off
+ *   latency_ms         time each answer takes, slept without the lock
+ *   ratelimit_headers  false leaves the x-ratelimit-* headers out
+ *   mode               "normal", "refusal", "content_filter", "invalid_json",
+ *                      "insufficient_quota" or "credit_balance_exhausted"
+ *   models             list of accepted model names; null accepts any
+ * A prompt may also carry "[sandbox:refusal]", "[sandbox:content_filter]"
+ * or "[sandbox:invalid_json]" to get that outcome for one request.
+ */
+#include "openai_text.h"
+#include "sandbox.h"
+
+#include "core/crypto.h"
+#include "core/json.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#define BODY_DEPTH_MAX 64
+#define MINUTE_MS 60000
+/* Limits reported in the headers when no limit is set (not enforced). */
+#define NOMINAL_RPM 10000
+#define NOMINAL_TPM 30000000
+#define ORGANIZATION "org-sandbox"
+
+enum openai_mode {
+    MODE_NORMAL,
+    MODE_REFUSAL,
+    MODE_CONTENT_FILTER,
+    MODE_INVALID_JSON,
+    MODE_INSUFFICIENT_QUOTA,
+    MODE_CREDIT_BALANCE_EXHAUSTED,
+};
+
+static const char *const mode_names[] = {
+    "normal",
+    "refusal",
+    "content_filter",
+    "invalid_json",
+    "insufficient_quota",
+    "credit_balance_exhausted",
+};
+
+struct sandbox_openai {
+    char *api_key; /* NULL: any non-empty key */
+    int64_t rpm;
+    int64_t tpm;
+    int64_t latency_ms;
+    int ratelimit_headers;
+    enum openai_mode mode;
+    json_t *models; /* array of names, or NULL */
+
+    /* Counters of the current sandbox minute. */
+    int64_t window_minute;
+    int64_t window_requests;
+    int64_t window_tokens;
+    int64_t served; /* completions answered since the last reset */
+};
+
+/* What a request asks for, read once from its body. */
+struct completion_request {
+    json_t *body;
+    const char *model;
+    const char *schema_name; /* json_schema.name, or NULL */
+    const json_t *schema;    /* json_schema.schema, or NULL */
+    const char *format_type; /* "text", "json_object", "json_schema" */
+    int64_t max_completion;  /* -1 when unset */
+    int64_t choice_count;    /* n */
+    int stream;
+    int include_usage; /* stream_options.include_usage */
+    char *prompt;      /* text of all messages */
+    int64_t prompt_tokens;
+};
+
+/* ---------------------------------------------------------------- */
+/* Error bodies                                                       */
+
+/*
+ * Sets {"error":{"message","type","param","code"}}: all four keys, with
+ * param and code null when not given, as OpenAI sends them.
+ */
+static void openai_error(struct http_response *resp, int status,
+                         const char *type, const char *code, const char *param,
+                         const char *fmt, ...)
+    __attribute__((format(printf, 6, 7)));
+
+static void openai_error(struct http_response *resp, int status,
+                         const char *type, const char *code, const char *param,
+                         const char *fmt, ...)
+{
+    char message[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(message, sizeof(message), fmt, ap);
+    va_end(ap);
+    http_response_json(resp, status,
+                       json_pack("{s:{s:s, s:s, s:s?, s:s?}}", "error",
+                                 "message", message, "type", type, "param",
+                                 param, "code", code));
+}
+
+static void invalid_request(struct http_response *resp, const char *code,
+                            const char *param, const char *message)
+{
+    openai_error(resp, 400, "invalid_request_error", code, param, "%s",
+                 message);
+}
+
+/* ---------------------------------------------------------------- */
+/* Settings                                                           */
+
+static void apply_defaults(struct sandbox_openai *openai)
+{
+    free(openai->api_key);
+    json_decref(openai->models);
+    memset(openai, 0, sizeof(*openai));
+    openai->ratelimit_headers = 1;
+    openai->window_minute = -1;
+}
+
+static int read_limit(const json_t *value, const char *key, int64_t *out,
+                      struct error *err)
+{
+    if (!json_is_integer(value) || json_integer_value(value) < 0)
+        return error_set(err, ERR_INVALID,
+                         "openai.%s: expected an integer of 0 or more, "
+                         "found %s",
+                         key, json_type_phrase(value));
+    *out = json_integer_value(value);
+    return 0;
+}
+
+static int read_mode(const json_t *value, enum openai_mode *out,
+                     struct error *err)
+{
+    const char *text = json_string_value(value);
+
+    for (size_t i = 0; text && i < sizeof(mode_names) / sizeof(*mode_names);
+         i++) {
+        if (strcmp(mode_names[i], text) == 0) {
+            *out = (enum openai_mode)i;
+            return 0;
+        }
+    }
+    return error_set(err, ERR_INVALID,
+                     "openai.mode: expected one of normal, refusal, "
+                     "content_filter, invalid_json, insufficient_quota, "
+                     "credit_balance_exhausted");
+}
+
+static int read_models(const json_t *value, json_t **out, struct error *err)
+{
+    size_t index;
+    const json_t *item;
+
+    if (json_is_null(value)) {
+        *out = NULL;
+        return 0;
+    }
+    if (!json_is_array(value))
+        return error_set(err, ERR_INVALID,
+                         "openai.models: expected an array of names or null");
+    json_array_foreach(value, index, item)
+    {
+        if (!json_is_string(item))
+            return error_set(err, ERR_INVALID,
+                             "openai.models[%zu]: expected a string", index);
+    }
+    *out = json_deep_copy(value);
+    return 0;
+}
+
+/* Applies one setting to a copy; the caller keeps the copy only if all
+ * settings were valid. */
+static int apply_setting(struct sandbox_openai *next, const char *key,
+                         const json_t *value, struct error *err)
+{
+    if (strcmp(key, "api_key") == 0) {
+        if (!json_is_null(value) &&
+            !(json_is_string(value) && json_string_length(value) > 0))
+            return error_set(err, ERR_INVALID,
+                             "openai.api_key: expected a non-empty string "
+                             "or null");
+        free(next->api_key);
+        next->api_key =
+            json_is_null(value) ? NULL : strdup(json_string_value(value));
+        return 0;
+    }
+    if (strcmp(key, "rpm") == 0)
+        return read_limit(value, key, &next->rpm, err);
+    if (strcmp(key, "tpm") == 0)
+        return read_limit(value, key, &next->tpm, err);
+    if (strcmp(key, "latency_ms") == 0)
+        return read_limit(value, key, &next->latency_ms, err);
+    if (strcmp(key, "ratelimit_headers") == 0) {
+        if (!json_is_boolean(value))
+            return error_set(err, ERR_INVALID,
+                             "openai.ratelimit_headers: expected true or "
+                             "false");
+        next->ratelimit_headers = json_is_true(value);
+        return 0;
+    }
+    if (strcmp(key, "mode") == 0)
+        return read_mode(value, &next->mode, err);
+    if (strcmp(key, "models") == 0) {
+        json_decref(next->models);
+        next->models = NULL;
+        return read_models(value, &next->models, err);
+    }
+    return error_set(err, ERR_INVALID,
+                     "openai.%s: unknown setting; known: api_key, rpm, tpm, "
+                     "latency_ms, ratelimit_headers, mode, models",
+                     key);
+}
+
+static void copy_settings(struct sandbox_openai *to,
+                          const struct sandbox_openai *from)
+{
+    *to = *from;
+    to->api_key = from->api_key ? strdup(from->api_key) : NULL;
+    to->models = from->models ? json_deep_copy(from->models) : NULL;
+}
+
+static void free_settings(struct sandbox_openai *openai)
+{
+    free(openai->api_key);
+    json_decref(openai->models);
+    openai->api_key = NULL;
+    openai->models = NULL;
+}
+
+/* Applies settings to the live state, all or nothing. Call under lock. */
+static int configure_locked(struct sandbox_openai *openai,
+                            const json_t *settings, struct error *err)
+{
+    struct sandbox_openai next;
+    const char *key;
+    json_t *value;
+
+    if (!json_is_object(settings))
+        return error_set(err, ERR_INVALID, "openai: expected an object");
+    copy_settings(&next, openai);
+    json_object_foreach((json_t *)settings, key, value)
+    {
+        if (apply_setting(&next, key, value, err) != 0) {
+            free_settings(&next);
+            return -1;
+        }
+    }
+    free_settings(openai);
+    *openai = next;
+    return 0;
+}
+
+int sandbox_openai_configure(struct sandbox *sb, const json_t *settings,
+                             struct error *err)
+{
+    int rc;
+
+    sandbox_lock(sb);
+    rc = configure_locked(sb->openai, settings, err);
+    sandbox_unlock(sb);
+    return rc;
+}
+
+void sandbox_openai_reset(struct sandbox *sb)
+{
+    sandbox_lock(sb);
+    apply_defaults(sb->openai);
+    sandbox_unlock(sb);
+}
+
+json_t *sandbox_openai_save(struct sandbox *sb)
+{
+    struct sandbox_openai *openai = sb->openai;
+    json_t *state;
+
+    sandbox_lock(sb);
+    state = json_pack(
+        "{s:{s:s?, s:I, s:I, s:I, s:b, s:s, s:O?}, s:I, s:I, s:I, s:I}",
+        "settings", "api_key", openai->api_key, "rpm", (json_int_t)openai->rpm,
+        "tpm", (json_int_t)openai->tpm, "latency_ms",
+        (json_int_t)openai->latency_ms, "ratelimit_headers",
+        openai->ratelimit_headers, "mode", mode_names[openai->mode], "models",
+        openai->models, "window_minute", (json_int_t)openai->window_minute,
+        "window_requests", (json_int_t)openai->window_requests, "window_tokens",
+        (json_int_t)openai->window_tokens, "served",
+        (json_int_t)openai->served);
+    sandbox_unlock(sb);
+    return state;
+}
+
+int sandbox_openai_load(struct sandbox *sb, const json_t *state,
+                        struct error *err)
+{
+    struct sandbox_openai *openai = sb->openai;
+    const json_t *settings = json_object_get(state, "settings");
+    int rc = 0;
+
+    if (!state)
+        return 0;
+    sandbox_lock(sb);
+    apply_defaults(openai);
+    if (settings) {
+        json_t *copy = json_deep_copy(settings);
+
+        /* A saved null model list means "any model": drop it. */
+        if (json_is_null(json_object_get(copy, "models")))
+            json_object_del(copy, "models");
+        rc = configure_locked(openai, copy, err);
+        json_decref(copy);
+    }
+    if (rc == 0) {
+        openai->window_minute =
+            json_integer_value(json_object_get(state, "window_minute"));
+        openai->window_requests =
+            json_integer_value(json_object_get(state, "window_requests"));
+        openai->window_tokens =
+            json_integer_value(json_object_get(state, "window_tokens"));
+        openai->served = json_integer_value(json_object_get(state, "served"));
+    }
+    sandbox_unlock(sb);
+    if (rc != 0)
+        error_prefix(err, "openai state");
+    return rc;
+}
+
+void sandbox_openai_free(struct sandbox *sb)
+{
+    if (!sb->openai)
+        return;
+    free_settings(sb->openai);
+    free(sb->openai);
+    sb->openai = NULL;
+}
+
+/* ---------------------------------------------------------------- */
+/* Reading the request                                                */
+
+static void release_request(struct completion_request *request)
+{
+    json_decref(request->body);
+    free(request->prompt);
+    memset(request, 0, sizeof(*request));
+}
+
+/* Reasoning models reject max_tokens (observed for o1, o3, o4, gpt-5). */
+static int is_reasoning_model(const char *model)
+{
+    return (model[0] == 'o' && model[1] >= '1' && model[1] <= '9') ||
+           strncmp(model, "gpt-5", 5) == 0;
+}
+
+/* The dated snapshot that OpenAI reports for an alias, as of 2025. */
+static const char *resolve_model(const char *model)
+{
+    static const char *const snapshots[][2] = {
+        {"gpt-4o", "gpt-4o-2024-08-06"},
+        {"gpt-4o-mini", "gpt-4o-mini-2024-07-18"},
+        {"gpt-4.1", "gpt-4.1-2025-04-14"},
+        {"gpt-4.1-mini", "gpt-4.1-mini-2025-04-14"},
+        {"gpt-4.1-nano", "gpt-4.1-nano-2025-04-14"},
+        {"o3-mini", "o3-mini-2025-01-31"},
+        {"o4-mini", "o4-mini-2025-04-16"},
+        {"gpt-5", "gpt-5-2025-08-07"},
+        {"gpt-5-mini", "gpt-5-mini-2025-08-07"},
+        {"gpt-5-nano", "gpt-5-nano-2025-08-07"},
+    };
+
+    for (size_t i = 0; i < sizeof(snapshots) / sizeof(*snapshots); i++)
+        if (strcmp(snapshots[i][0], model) == 0)
+            return snapshots[i][1];
+    return model;
+}
+
+/* Appends the text of a message's content (a string or text parts). */
+static void append_content(struct buf *out, const json_t *content)
+{
+    size_t index;
+    const json_t *part;
+
+    if (json_is_string(content)) {
+        buf_append_str(out, json_string_value(content));
+        buf_append_str(out, "\n");
+        return;
+    }
+    json_array_foreach(content, index, part)
+    {
+        const char *text = json_string_value(json_object_get(part, "text"));
+
+        if (text) {
+            buf_append_str(out, text);
+            buf_append_str(out, "\n");
+        }
+    }
+}
+
+static int check_message(struct http_response *resp, const json_t *message,
+                         size_t index)
+{
+    static const char *const roles[] = {"developer", "system", "user",
+                                        "assistant", "tool",   "function"};
+    const char *role = json_string_value(json_object_get(message, "role"));
+    const json_t *content = json_object_get(message, "content");
+    char param[64];
+    char text[256];
+    int known = 0;
+
+    snprintf(param, sizeof(param), "messages[%zu].role", index);
+    for (size_t i = 0; role && i < sizeof(roles) / sizeof(*roles); i++)
+        known |= strcmp(roles[i], role) == 0;
+    if (!role) {
+        snprintf(text, sizeof(text), "Missing required parameter: '%s'.",
+                 param);
+        invalid_request(resp, "missing_required_parameter", param, text);
+        return -1;
+    }
+    if (!known) {
+        snprintf(text, sizeof(text),
+                 "Invalid value: '%.64s'. Supported values are: 'system', "
+                 "'assistant', 'user', 'function', 'tool', and 'developer'.",
+                 role);
+        invalid_request(resp, "invalid_value", param, text);
+        return -1;
+    }
+
+    snprintf(param, sizeof(param), "messages[%zu].content", index);
+    if (!content && strcmp(role, "assistant") != 0) {
+        snprintf(text, sizeof(text), "Missing required parameter: '%s'.",
+                 param);
+        invalid_request(resp, "missing_required_parameter", param, text);
+        return -1;
+    }
+    if (content && !json_is_string(content) && !json_is_array(content) &&
+        !json_is_null(content)) {
+        snprintf(text, sizeof(text),
+                 "Invalid type for '%s': expected one of a string or array "
+                 "of objects, but got %s instead.",
+                 param, json_type_phrase(content));
+        invalid_request(resp, "invalid_type", param, text);
+        return -1;
+    }
+    return 0;
+}
+
+/*
+ * Reads messages into request->prompt (user text first, because it
+ * carries the topic) and counts prompt tokens as 3 per message plus the
+ * text, plus 3 to prime the reply.
+ */
+static int read_messages(struct http_response *resp,
+                         struct completion_request *request)
+{
+    const json_t *messages = json_object_get(request->body, "messages");
+    struct buf user;
+    struct buf other;
+    size_t index;
+    const json_t *message;
+
+    if (!messages) {
+        invalid_request(resp, "missing_required_parameter", "messages",
+                        "Missing required parameter: 'messages'.");
+        return -1;
+    }
+    if (!json_is_array(messages)) {
+        invalid_request(resp, "invalid_type", "messages",
+                        "Invalid type for 'messages': expected an array, but "
+                        "got another type instead.");
+        return -1;
+    }
+    if (json_array_size(messages) == 0) {
+        invalid_request(resp, "empty_array", "messages",
+                        "Invalid 'messages': empty array. Expected an array "
+                        "with minimum length 1, but got an empty array "
+                        "instead.");
+        return -1;
+    }
+
+    buf_init(&user, 4 * 1024 * 1024);
+    buf_init(&other, 4 * 1024 * 1024);
+    json_array_foreach(messages, index, message)
+    {
+        const char *role = json_string_value(json_object_get(message, "role"));
+
+        if (check_message(resp, message, index) != 0) {
+            buf_free(&user);
+            buf_free(&other);
+            return -1;
+        }
+        append_content(strcmp(role, "user") == 0 ? &user : &other,
+                       json_object_get(message, "content"));
+        request->prompt_tokens += 3;
+    }
+    buf_append_str(&user, other.data ? other.data : "");
+    request->prompt = buf_detach(&user, NULL);
+    if (!request->prompt)
+        request->prompt = strdup("");
+    request->prompt_tokens += 3 + openai_text_tokens(request->prompt);
+    buf_free(&other);
+    return 0;
+}
+
+static int read_numbers(struct http_response *resp,
+                        struct completion_request *request)
+{
+    const json_t *body = request->body;
+    const json_t *value;
+
+    value = json_object_get(body, "temperature");
+    if (json_is_number(value) &&
+        (json_number_value(value) < 0 || json_number_value(value) > 2)) {
+        int above = json_number_value(value) > 2;
+        openai_error(
+            resp, 400, "invalid_request_error",
+            above ? "decimal_above_max_value" : "decimal_below_min_value",
+            "temperature",
+            "Invalid 'temperature': decimal %s value. Expected a "
+            "value %s %d, but got %g instead.",
+            above ? "above maximum" : "below minimum",
+            above ? "<=" : ">=", above ? 2 : 0, json_number_value(value));
+        return -1;
+    }
+
+    request->choice_count = 1;
+    value = json_object_get(body, "n");
+    if (json_is_integer(value)) {
+        request->choice_count = json_integer_value(value);
+        if (request->choice_count < 1 || request->choice_count > 128) {
+            openai_error(
+                resp, 400, "invalid_request_error", "invalid_value", "n",
+                "Invalid 'n': integer out of range. Expected a "
+                "value between 1 and 128, but got %" PRId64 " instead.",
+                request->choice_count);
+            return -1;
+        }
+    }
+
+    request->max_completion = -1;
+    value = json_object_get(body, "max_tokens");
+    if (value && !json_is_null(value) && is_reasoning_model(request->model)) {
+        invalid_request(resp, "unsupported_parameter", "max_tokens",
+                        "Unsupported parameter: 'max_tokens' is not "
+                        "supported with this model. Use "
+                        "'max_completion_tokens' instead.");
+        return -1;
+    }
+    if (json_is_integer(value))
+        request->max_completion = json_integer_value(value);
+    value = json_object_get(body, "max_completion_tokens");
+    if (json_is_integer(value))
+        request->max_completion = json_integer_value(value);
+    if (request->max_completion == 0 || request->max_completion < -1) {
+        invalid_request(resp, "integer_below_min_value",
+                        "max_completion_tokens",
+                        "Invalid 'max_completion_tokens': integer below "
+                        "minimum value. Expected a value >= 1.");
+        return -1;
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Structured Outputs schemas                                         */
+
+#define CONTEXT_MAX 32
+
+/* Where in the schema a check is, printed as OpenAI prints it: a Python
+ * tuple such as ('properties', 'items', 'items'). */
+struct schema_context {
+    const char *parts[CONTEXT_MAX];
+    char indexes[CONTEXT_MAX][24];
+    size_t depth;
+};
+
+static void format_context(const struct schema_context *context, char *out,
+                           size_t size)
+{
+    size_t used = (size_t)snprintf(out, size, "(");
+
+    for (size_t i = 0; i < context->depth && used < size; i++)
+        used += (size_t)snprintf(out + used, size - used, "%s'%s'",
+                                 i ? ", " : "", context->parts[i]);
+    if (used < size)
+        snprintf(out + used, size - used, "%s)",
+                 context->depth == 1 ? "," : "");
+}
+
+static int push_context(struct schema_context *context, const char *part)
+{
+    if (context->depth == CONTEXT_MAX)
+        return -1;
+    context->parts[context->depth++] = part;
+    return 0;
+}
+
+static int check_strict_node(const json_t *node, struct schema_context *context,
+                             char *problem, size_t size);
+
+static int check_children(const json_t *children, const char *kind,
+                          struct schema_context *context, char *problem,
+                          size_t size)
+{
+    const char *key;
+    const json_t *child;
+    size_t index;
+
+    if (push_context(context, kind) != 0)
+        return 0;
+    if (json_is_object(children)) {
+        json_object_foreach((json_t *)children, key, child)
+        {
+            if (push_context(context, key) == 0) {
+                int rc = check_strict_node(child, context, problem, size);
+                context->depth--;
+                if (rc != 0)
+                    return rc;
+            }
+        }
+    }
+    json_array_foreach(children, index, child)
+    {
+        char *slot = context->indexes[context->depth];
+
+        snprintf(slot, sizeof(context->indexes[0]), "%zu", index);
+        if (push_context(context, slot) == 0) {
+            int rc = check_strict_node(child, context, problem, size);
+            context->depth--;
+            if (rc != 0)
+                return rc;
+        }
+    }
+    context->depth--;
+    return 0;
+}
+
+/* Checks one object schema: additionalProperties false, all required. */
+static int check_strict_object(const json_t *node,
+                               const struct schema_context *context,
+                               char *problem, size_t size)
+{
+    const json_t *properties = json_object_get(node, "properties");
+    const json_t *required = json_object_get(node, "required");
+    char where[512];
+    const char *key;
+    const json_t *value;
+
+    format_context(context, where, sizeof(where));
+    if (!json_is_false(json_object_get(node, "additionalProperties"))) {
+        snprintf(problem, size,
+                 "In context=%s, 'additionalProperties' is required to be "
+                 "supplied and to be false.",
+                 where);
+        return -1;
+    }
+    json_object_foreach((json_t *)properties, key, value)
+    {
+        size_t index;
+        const json_t *name;
+        int listed = 0;
+
+        json_array_foreach(required, index, name)
+        {
+            listed |= json_is_string(name) &&
+                      strcmp(json_string_value(name), key) == 0;
+        }
+        if (!listed) {
+            snprintf(problem, size,
+                     "In context=%s, 'required' is required to be supplied "
+                     "and to be an array including every key in properties. "
+                     "Missing '%s'.",
+                     where, key);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+static int check_strict_node(const json_t *node, struct schema_context *context,
+                             char *problem, size_t size)
+{
+    const json_t *type;
+
+    if (!json_is_object(node))
+        return 0;
+    type = json_object_get(node, "type");
+    if ((json_is_string(type) &&
+         strcmp(json_string_value(type), "object") == 0) ||
+        json_object_get(node, "properties")) {
+        if (check_strict_object(node, context, problem, size) != 0)
+            return -1;
+    }
+    if (check_children(json_object_get(node, "properties"), "properties",
+                       context, problem, size) ||
+        check_children(json_object_get(node, "$defs"), "$defs", context,
+                       problem, size) ||
+        check_children(json_object_get(node, "definitions"), "definitions",
+                       context, problem, size) ||
+        check_children(json_object_get(node, "anyOf"), "anyOf", context,
+                       problem, size))
+        return -1;
+    if (json_is_object(json_object_get(node, "items"))) {
+        if (push_context(context, "items") == 0) {
+            int rc = check_strict_node(json_object_get(node, "items"), context,
+                                       problem, size);
+            context->depth--;
+            return rc;
+        }
+    }
+    return 0;
+}
+
+static int schema_name_valid(const char *name)
+{
+    size_t length = strlen(name);
+
+    if (length == 0 || length > 64)
+        return 0;
+    return strspn(name, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ"
+                        "0123456789_-") == length;
+}
+
+static int read_json_schema(struct http_response *resp,
+                            struct completion_request *request,
+                            const json_t *format)
+{
+    const json_t *json_schema = json_object_get(format, "json_schema");
+    const char *name = json_string_value(json_object_get(json_schema, "name"));
+    struct schema_context context = {.depth = 0};
+    char problem[768];
+    const json_t *root_type;
+
+    if (!json_is_object(json_schema) || !name) {
+        invalid_request(resp, "missing_required_parameter",
+                        "response_format.json_schema.name",
+                        "Missing required parameter: "
+                        "'response_format.json_schema.name'.");
+        return -1;
+    }
+    if (!schema_name_valid(name)) {
+        invalid_request(resp, "invalid_value",
+                        "response_format.json_schema.name",
+                        "Invalid 'response_format.json_schema.name': string "
+                        "does not match pattern. Expected a string that "
+                        "matches the pattern '^[a-zA-Z0-9_-]+$' of at most "
+                        "64 characters.");
+        return -1;
+    }
+    request->schema_name = name;
+    request->schema = json_object_get(json_schema, "schema");
+    if (!request->schema)
+        return 0;
+    if (!json_is_object(request->schema)) {
+        invalid_request(resp, "invalid_type",
+                        "response_format.json_schema.schema",
+                        "Invalid type for 'response_format.json_schema."
+                        "schema': expected an object.");
+        return -1;
+    }
+    if (!json_is_true(json_object_get(json_schema, "strict")))
+        return 0;
+
+    /* Strict mode accepts only object roots whose every object lists all
+     * its properties as required and forbids others (observed wording;
+     * the error code is null in the bodies quoted by SDK users). */
+    root_type = json_object_get(request->schema, "type");
+    if (!json_is_string(root_type) ||
+        strcmp(json_string_value(root_type), "object") != 0) {
+        openai_error(
+            resp, 400, "invalid_request_error", NULL, "response_format",
+            "Invalid schema for response_format '%s': schema must "
+            "be a JSON Schema of 'type: \"object\"', got "
+            "'type: \"%s\"'.",
+            name,
+            json_is_string(root_type) ? json_string_value(root_type) : "None");
+        return -1;
+    }
+    if (check_strict_node(request->schema, &context, problem,
+                          sizeof(problem)) != 0) {
+        openai_error(
+            resp, 400, "invalid_request_error", NULL, "response_format",
+            "Invalid schema for response_format '%s': %s", name, problem);
+        return -1;
+    }
+    return 0;
+}
+
+static int read_response_format(struct http_response *resp,
+                                struct completion_request *request)
+{
+    const json_t *format = json_object_get(request->body, "response_format");
+    const char *type = json_string_value(json_object_get(format, "type"));
+
+    request->format_type = "text";
+    if (!format || json_is_null(format))
+        return 0;
+    if (!type ||
+        (strcmp(type, "text") != 0 && strcmp(type, "json_object") != 0 &&
+         strcmp(type, "json_schema") != 0)) {
+        invalid_request(resp, "invalid_value", "response_format.type",
+                        "Invalid value for 'response_format.type': expected "
+                        "one of 'text', 'json_object' or 'json_schema'.");
+        return -1;
+    }
+    request->format_type = type;
+    if (strcmp(type, "json_schema") == 0)
+        return read_json_schema(resp, request, format);
+    return 0;
+}
+
+/*
+ * Parses and checks the body. On a problem it fills resp with OpenAI's
+ * 400 body and returns -1.
+ */
+static int read_request(struct sandbox_call *call,
+                        struct completion_request *request)
+{
+    struct http_request *req = call->req;
+    struct error err;
+    const json_t *model;
+    const json_t *stream;
+
+    request->body = json_parse(req->body, req->body_len, BODY_DEPTH_MAX, &err);
+    if (!json_is_object(request->body)) {
+        invalid_request(call->resp, NULL, NULL,
+                        "We could not parse the JSON body of your request. "
+                        "(HINT: This likely means you aren't using your HTTP "
+                        "library correctly. The OpenAI API expects a JSON "
+                        "payload, but what was sent was not valid JSON.)");
+        return -1;
+    }
+    model = json_object_get(request->body, "model");
+    if (!json_is_string(model) || json_string_length(model) == 0) {
+        invalid_request(call->resp, NULL, NULL,
+                        "you must provide a model parameter");
+        return -1;
+    }
+    request->model = json_string_value(model);
+
+    stream = json_object_get(request->body, "stream");
+    request->stream = json_is_true(stream);
+    request->include_usage =
+        json_is_true(json_at(request->body, "stream_options.include_usage"));
+
+    if (read_messages(call->resp, request) != 0 ||
+        read_numbers(call->resp, request) != 0 ||
+        read_response_format(call->resp, request) != 0)
+        return -1;
+    if (request->schema) {
+        char *schema_text = json_to_string(request->schema);
+        request->prompt_tokens += openai_text_tokens(schema_text);
+        free(schema_text);
+    }
+    return 0;
+}
+
+/* ---------------------------------------------------------------- */
+/* Keys and rate limits                                               */
+
+/* The settings one request needs, copied under the lock. */
+struct settings_copy {
+    char api_key[256]; /* "" accepts any non-empty key */
+    int64_t latency_ms;
+    int ratelimit_headers;
+    enum openai_mode mode;
+};
+
+/* The rate-limit state after a request was counted (or rejected). */
+struct rate_state {
+    int64_t limit_requests;
+    int64_t remaining_requests;
+    int64_t limit_tokens;
+    int64_t remaining_tokens;
+    int64_t reset_ms; /* until the current sandbox minute ends */
+};
+
+/* Formats ms as a Go duration, the way OpenAI's reset headers do:
+ * "12ms", "1.146s", "20s", "6m0s". */
+static void format_duration(int64_t ms, char *out, size_t size)
+{
+    if (ms < 1000) {
+        snprintf(out, size, "%" PRId64 "ms", ms < 0 ? 0 : ms);
+        return;
+    }
+    if (ms < MINUTE_MS) {
+        int length = snprintf(out, size, "%.3f", (double)ms / 1000);
+
+        while (length > 0 && out[length - 1] == '0')
+            out[--length] = '\0';
+        if (length > 0 && out[length - 1] == '.')
+            out[--length] = '\0';
+        snprintf(out + length, size - (size_t)length, "s");
+        return;
+    }
+    snprintf(out, size, "%" PRId64 "m%" PRId64 "s", ms / MINUTE_MS,
+             (ms % MINUTE_MS) / 1000);
+}
+
+static void add_number_header(struct http_response *resp, const char *name,
+                              int64_t value)
+{
+    char text[32];
+
+    snprintf(text, sizeof(text), "%" PRId64, value);
+    http_response_header(resp, name, text);
+}
+
+static void add_rate_headers(struct http_response *resp,
+                             const struct rate_state *rate)
+{
+    char reset[32];
+
+    format_duration(rate->reset_ms, reset, sizeof(reset));
+    add_number_header(resp, "x-ratelimit-limit-requests", rate->limit_requests);
+    add_number_header(resp, "x-ratelimit-limit-tokens", rate->limit_tokens);
+    add_number_header(resp, "x-ratelimit-remaining-requests",
+                      rate->remaining_requests);
+    add_number_header(resp, "x-ratelimit-remaining-tokens",
+                      rate->remaining_tokens);
+    http_response_header(resp, "x-ratelimit-reset-requests", reset);
+    http_response_header(resp, "x-ratelimit-reset-tokens", reset);
+}
+
+/* Masks a key for an error message: its first three and last four
+ * characters, as OpenAI shows them. */
+static void mask_key(const char *key, char *out, size_t size)
+{
+    size_t length = strlen(key);
+
+    if (length <= 8) {
+        snprintf(out, size, "%s", "********");
+        return;
+    }
+    snprintf(out, size, "%.3s%s%s", key, "****************", key + length - 4);
+}
+
+/* Checks the Bearer key; fills resp with OpenAI's 401 when it fails. */
+static int check_key(struct sandbox_call *call,
+                     const struct settings_copy *settings)
+{
+    const char *header = http_request_header(call->req, "Authorization");
+    const char *key = NULL;
+    char masked[64];
+
+    if (header && strncasecmp(header, "Bearer ", 7) == 0)
+        key = header + 7;
+    if (!key || !*key) {
+        openai_error(call->resp, 401, "invalid_request_error", NULL, NULL,
+                     "You didn't provide an API key. You need to provide "
+                     "your API key in an Authorization header using Bearer "
+                     "auth (i.e. Authorization: Bearer YOUR_KEY).");
+        return -1;
+    }
+    if (settings->api_key[0] &&
+        (strlen(key) != strlen(settings->api_key) ||
+         !crypto_equal(key, settings->api_key, strlen(key)))) {
+        mask_key(key, masked, sizeof(masked));
+        openai_error(call->resp, 401, "invalid_request_error",
+                     "invalid_api_key", NULL,
+                     "Incorrect API key provided: %s. You can find your API "
+                     "key at https://platform.openai.com/account/api-keys.",
+                     masked);
+        return -1;
+    }
+    return 0;
+}
+
+static int model_allowed(const struct sandbox_openai *openai, const char *model)
+{
+    size_t index;
+    const json_t *name;
+
+    if (!openai->models)
+        return 1;
+    json_array_foreach(openai->models, index, name)
+    {
+        if (strcmp(json_string_value(name), model) == 0)
+            return 1;
+    }
+    return 0;
+}
+
+static void rate_limited(struct http_response *resp, const char *model,
+                         const char *kind, int64_t limit, int64_t used,
+                         int64_t requested, const struct rate_state *rate)
+{
+    char wait[32];
+
+    format_duration(rate->reset_ms, wait, sizeof(wait));
+    openai_error(resp, 429, kind, "rate_limit_exceeded", NULL,
+                 "Rate limit reached for %s in organization " ORGANIZATION
+                 " on %s per min (%s): Limit %" PRId64 ", Used %" PRId64
+                 ", Requested %" PRId64 ". Please try again in %s. Visit "
+                 "https://platform.openai.com/account/rate-limits to learn "
+                 "more.",
+                 model, kind, kind[0] == 'r' ? "RPM" : "TPM", limit, used,
+                 requested, wait);
+    add_number_header(resp, "retry-after", (rate->reset_ms + 999) / 1000);
+    add_number_header(resp, "retry-after-ms", rate->reset_ms);
+}
+
+/*
+ * Counts the request against the current sandbox minute, or fills resp
+ * with a 429 when a set limit is reached. A request reserves its prompt
+ * tokens plus its completion cap, as OpenAI estimates it. Call under lock.
+ */
+static int admit_locked(struct sandbox *sb,
+                        const struct completion_request *request,
+                        struct http_response *resp, struct rate_state *rate)
+{
+    struct sandbox_openai *openai = sb->openai;
+    int64_t now = sandbox_now_ms(sb);
+    int64_t minute = now / MINUTE_MS;
+    int64_t requested =
+        request->prompt_tokens +
+        (request->max_completion > 0 ? request->max_completion : 0);
+    int rc = -1;
+
+    if (minute != openai->window_minute) {
+        openai->window_minute = minute;
+        openai->window_requests = 0;
+        openai->window_tokens = 0;
+    }
+    rate->reset_ms = (minute + 1) * MINUTE_MS - now;
+    rate->limit_requests = openai->rpm ? openai->rpm : NOMINAL_RPM;
+    rate->limit_tokens = openai->tpm ? openai->tpm : NOMINAL_TPM;
+
+    if (openai->tpm && requested > openai->tpm) {
+        openai_error(resp, 429, "tokens", "rate_limit_exceeded", NULL,
+                     "Request too large for %s in organization " ORGANIZATION
+                     " on tokens per min (TPM): Limit %" PRId64
+                     ", Requested %" PRId64 ". The input or output tokens "
+                     "must be reduced in order to run successfully. Visit "
+                     "https://platform.openai.com/account/rate-limits to "
+                     "learn more.",
+                     request->model, openai->tpm, requested);
+    } else if (openai->rpm && openai->window_requests >= openai->rpm) {
+        rate_limited(resp, request->model, "requests", openai->rpm,
+                     openai->window_requests, 1, rate);
+    } else if (openai->tpm && openai->window_tokens + requested > openai->tpm) {
+        rate_limited(resp, request->model, "tokens", openai->tpm,
+                     openai->window_tokens, requested, rate);
+    } else {
+        openai->window_requests++;
+        openai->window_tokens += requested;
+        rc = 0;
+    }
+
+    rate->remaining_requests = rate->limit_requests - openai->window_requests;
+    rate->remaining_tokens = rate->limit_tokens - openai->window_tokens;
+    if (rate->remaining_requests < 0)
+        rate->remaining_requests = 0;
+    if (rate->remaining_tokens < 0)
+        rate->remaining_tokens = 0;
+    return rc;
+}
+
+/* Adds completion tokens beyond what admission reserved. */
+static void charge_tokens(struct sandbox *sb,
+                          const struct completion_request *request,
+                          int64_t minute, int64_t completion_tokens)
+{
+    int64_t reserved =
+        request->max_completion > 0 ? request->max_completion : 0;
+
+    sandbox_lock(sb);
+    if (sb->openai->window_minute == minute && completion_tokens > reserved)
+        sb->openai->window_tokens += completion_tokens - reserved;
+    sb->openai->served++;
+    sandbox_unlock(sb);
+}
+
+/* ---------------------------------------------------------------- */
+/* Answers                                                            */
+
+#define REFUSAL_TEXT "I'm sorry, but I can't help with that request."
+
+struct answer {
+    char *content; /* NULL with a refusal */
+    const char *refusal;
+    const char *finish_reason;
+    int64_t tokens;
+};
+
+/* The outcome for this request: the configured mode, or a prompt trigger. */
+static enum openai_mode effective_mode(enum openai_mode mode,
+                                       const char *prompt)
+{
+    if (strstr(prompt, "[sandbox:refusal]"))
+        return MODE_REFUSAL;
+    if (strstr(prompt, "[sandbox:content_filter]"))
+        return MODE_CONTENT_FILTER;
+    if (strstr(prompt, "[sandbox:invalid_json]"))
+        return MODE_INVALID_JSON;
+    return mode;
+}
+
+/* Cuts text to at most max bytes without splitting a UTF-8 sequence. */
+static void cut_bytes(char *text, size_t max)
+{
+    if (strlen(text) <= max)
+        return;
+    while (max > 0 && ((unsigned char)text[max] & 0xc0) == 0x80)
+        max--;
+    text[max] = '\0';
+}
+
+/* Hashes the request body with sorted keys: same request, same seed. */
+static uint64_t request_seed(const json_t *body)
+{
+    char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    char hex[65];
+    uint64_t seed = 0;
+
+    crypto_sha256_hex(text ? text : "", text ? strlen(text) : 0, hex);
+    free(text);
+    for (int i = 0; i < 16; i++)
+        seed = seed << 4 |
+               (uint64_t)(hex[i] <= '9' ? hex[i] - '0' : hex[i] - 'a' + 10);
+    return seed;
+}
+
+/* The text the model "writes" for this request format. */
+static char *write_content(const struct completion_request *request,
+                           uint64_t seed, struct error *err)
+{
+    static const char *const object_schema =
+        "{\"type\":\"object\",\"properties\":{\"title\":{\"type\":"
+        "\"string\"},\"summary\":{\"type\":\"string\"}}}";
+    json_t *schema = NULL;
+    json_t *value;
+    char *text;
+
+    if (strcmp(request->format_type, "text") == 0) {
+        text = openai_text_write(request->prompt, seed);
+        if (!text)
+            error_set(err, ERR_PERMANENT, "out of memory writing text");
+        return text;
+    }
+    if (!request->schema)
+        schema = json_loads(object_schema, 0, NULL);
+    value = openai_text_fill_schema(request->schema ? request->schema : schema,
+                                    request->schema_name, request->prompt, seed,
+                                    err);
+    json_decref(schema);
+    if (!value)
+        return NULL;
+    text = json_dumps(value, JSON_COMPACT);
+    json_decref(value);
+    if (!text)
+        error_set(err, ERR_PERMANENT, "out of memory encoding JSON");
+    return text;
+}
+
+/* Wraps JSON in a Markdown fence: valid-looking output that a strict
+ * parser rejects, as a model that ignored the format would send. */
+static char *fence_json(char *content)
+{
+    struct buf out;
+
+    buf_init(&out, 64 * 1024 * 1024);
+    buf_printf(&out, "Here is the JSON you asked for:\n```json\n%s\n```",
+               content);
+    free(content);
+    return buf_detach(&out, NULL);
+}
+
+static int make_answer(const struct completion_request *request,
+                       enum openai_mode mode, uint64_t seed,
+                       struct answer *answer, struct error *err)
+{
+    memset(answer, 0, sizeof(*answer));
+    answer->finish_reason = "stop";
+    if (mode == MODE_REFUSAL) {
+        answer->refusal = REFUSAL_TEXT;
+        answer->tokens = openai_text_tokens(REFUSAL_TEXT);
+        return 0;
+    }
+
+    answer->content = write_content(request, seed, err);
+    if (!answer->content)
+        return -1;
+    if (mode == MODE_INVALID_JSON) {
+        answer->content = fence_json(answer->content);
+        if (!answer->content)
+            return error_set(err, ERR_PERMANENT, "out of memory");
+    }
+    answer->tokens = openai_text_tokens(answer->content);
+
+    if (request->max_completion > 0 &&
+        answer->tokens > request->max_completion) {
+        cut_bytes(answer->content, (size_t)request->max_completion * 4);
+        answer->tokens = request->max_completion;
+        answer->finish_reason = "length";
+    } else if (mode == MODE_CONTENT_FILTER) {
+        /* NOTE: how much text OpenAI keeps before a filter stop is not
+         * documented; half of it stands in. */
+        cut_bytes(answer->content, strlen(answer->content) / 2);
+        answer->tokens = openai_text_tokens(answer->content);
+        answer->finish_reason = "content_filter";
+    }
+    return 0;
+}
+
+static json_t *choice_json(const struct answer *answer, size_t index)
+{
+    return json_pack("{s:I, s:{s:s, s:s?, s:s?, s:[]}, s:n, s:s}", "index",
+                     (json_int_t)index, "message", "role", "assistant",
+                     "content", answer->content, "refusal", answer->refusal,
+                     "annotations", "logprobs", "finish_reason",
+                     answer->finish_reason);
+}
+
+static json_t *usage_json(int64_t prompt_tokens, int64_t completion_tokens)
+{
+    return json_pack(
+        "{s:I, s:I, s:I, s:{s:i, s:i}, s:{s:i, s:i, s:i, s:i}}",
+        "prompt_tokens", (json_int_t)prompt_tokens, "completion_tokens",
+        (json_int_t)completion_tokens, "total_tokens",
+        (json_int_t)(prompt_tokens + completion_tokens),
+        "prompt_tokens_details", "cached_tokens", 0, "audio_tokens", 0,
+        "completion_tokens_details", "reasoning_tokens", 0, "audio_tokens", 0,
+        "accepted_prediction_tokens", 0, "rejected_prediction_tokens", 0);
+}
+
+/* The fields every completion and chunk share. */
+struct envelope {
+    char id[48];
+    int64_t created;
+    const char *model;
+    char fingerprint[16];
+};
+
+static void start_envelope(struct sandbox *sb, const char *model,
+                           struct envelope *envelope)
+{
+    static const char alphabet[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    char hex[65];
+    size_t at =
+        (size_t)snprintf(envelope->id, sizeof(envelope->id), "chatcmpl-");
+
+    for (int i = 0; i < 29; i++)
+        envelope->id[at++] = alphabet[crypto_random_below(62)];
+    envelope->id[at] = '\0';
+    envelope->created = sandbox_now_ms(sb) / 1000;
+    envelope->model = resolve_model(model);
+    crypto_sha256_hex(envelope->model, strlen(envelope->model), hex);
+    snprintf(envelope->fingerprint, sizeof(envelope->fingerprint), "fp_%.10s",
+             hex);
+}
+
+static json_t *completion_json(const struct envelope *envelope, json_t *choices,
+                               json_t *usage)
+{
+    return json_pack("{s:s, s:s, s:I, s:s, s:o, s:o, s:s, s:s}", "id",
+                     envelope->id, "object", "chat.completion", "created",
+                     (json_int_t)envelope->created, "model", envelope->model,
+                     "choices", choices, "usage", usage, "service_tier",
+                     "default", "system_fingerprint", envelope->fingerprint);
+}
+
+static void append_chunk(struct buf *out, const struct envelope *envelope,
+                         json_t *choices, json_t *usage, int with_usage)
+{
+    json_t *chunk = json_pack(
+        "{s:s, s:s, s:I, s:s, s:s, s:s, s:o}", "id", envelope->id, "object",
+        "chat.completion.chunk", "created", (json_int_t)envelope->created,
+        "model", envelope->model, "service_tier", "default",
+        "system_fingerprint", envelope->fingerprint, "choices", choices);
+    char *text;
+
+    if (with_usage)
+        json_object_set_new(chunk, "usage", usage ? usage : json_null());
+    else
+        json_decref(usage);
+    text = json_dumps(chunk, JSON_COMPACT);
+    buf_printf(out, "data: %s\n\n", text ? text : "{}");
+    free(text);
+    json_decref(chunk);
+}
+
+static json_t *delta_choice(size_t index, json_t *delta, const char *finish)
+{
+    return json_pack("[{s:I, s:o, s:n, s:s?}]", "index", (json_int_t)index,
+                     "delta", delta, "logprobs", "finish_reason", finish);
+}
+
+/*
+ * Writes the whole answer as Server-Sent Events: a role chunk, content in
+ * pieces of about 64 bytes, a finish chunk per choice, an optional usage
+ * chunk and "data: [DONE]".
+ */
+static void write_stream(struct buf *out, const struct envelope *envelope,
+                         const struct answer *answers, size_t count,
+                         int include_usage, json_t *usage)
+{
+    for (size_t i = 0; i < count; i++) {
+        const char *content = answers[i].content;
+
+        append_chunk(out, envelope,
+                     delta_choice(i,
+                                  json_pack("{s:s, s:s, s:s?}", "role",
+                                            "assistant", "content", "",
+                                            "refusal", answers[i].refusal),
+                                  NULL),
+                     NULL, include_usage);
+        for (size_t at = 0; content && content[at];) {
+            size_t piece =
+                strlen(content + at) < 64 ? strlen(content + at) : 64;
+            while (((unsigned char)content[at + piece] & 0xc0) == 0x80)
+                piece++;
+            append_chunk(out, envelope,
+                         delta_choice(i,
+                                      json_pack("{s:s%}", "content",
+                                                content + at, piece),
+                                      NULL),
+                         NULL, include_usage);
+            at += piece;
+        }
+        append_chunk(out, envelope,
+                     delta_choice(i, json_object(), answers[i].finish_reason),
+                     NULL, include_usage);
+    }
+    if (include_usage)
+        append_chunk(out, envelope, json_array(), usage, 1);
+    else
+        json_decref(usage);
+    buf_append_str(out, "data: [DONE]\n\n");
+}
+
+/* ---------------------------------------------------------------- */
+/* The endpoint                                                       */
+
+static void sleep_ms(int64_t ms)
+{
+    struct timespec wait = {.tv_sec = ms / 1000,
+                            .tv_nsec = (long)(ms % 1000) * 1000000L};
+
+    while (ms > 0 && nanosleep(&wait, &wait) != 0)
+        ;
+}
+
+static void copy_settings_locked(const struct sandbox_openai *openai,
+                                 struct settings_copy *settings)
+{
+    snprintf(settings->api_key, sizeof(settings->api_key), "%s",
+             openai->api_key ? openai->api_key : "");
+    settings->latency_ms = openai->latency_ms;
+    settings->ratelimit_headers = openai->ratelimit_headers;
+    settings->mode = openai->mode;
+}
+
+static void quota_error(struct http_response *resp, enum openai_mode mode)
+{
+    if (mode == MODE_INSUFFICIENT_QUOTA)
+        openai_error(resp, 429, "insufficient_quota", "insufficient_quota",
+                     NULL,
+                     "You exceeded your current quota, please check your "
+                     "plan and billing details. For more information on "
+                     "this error, read the docs: https://platform.openai.com/"
+                     "docs/guides/error-codes/api-errors.");
+    else
+        openai_error(resp, 429, "insufficient_quota",
+                     "credit_balance_exhausted", NULL,
+                     "You have no credits remaining. Please add credits to "
+                     "continue using the API.");
+}
+
+/*
+ * Checks the model, the quota mode and the rate limits under the lock.
+ * Returns 0 when the request may go on; otherwise resp holds the error.
+ */
+static int admit(struct sandbox_call *call,
+                 const struct completion_request *request,
+                 enum openai_mode mode, struct rate_state *rate,
+                 int64_t *minute)
+{
+    struct sandbox *sb = call->sb;
+    int rc = -1;
+
+    sandbox_lock(sb);
+    if (!model_allowed(sb->openai, request->model))
+        openai_error(call->resp, 404, "invalid_request_error",
+                     "model_not_found", "model",
+                     "The model `%s` does not exist or you do not have "
+                     "access to it.",
+                     request->model);
+    else if (mode == MODE_INSUFFICIENT_QUOTA ||
+             mode == MODE_CREDIT_BALANCE_EXHAUSTED)
+        quota_error(call->resp, mode);
+    else
+        rc = admit_locked(sb, request, call->resp, rate);
+    *minute = sb->openai->window_minute;
+    sandbox_unlock(sb);
+    return rc;
+}
+
+/* Writes every choice and the response body. Returns -1 (resp filled)
+ * when the schema can't be satisfied. */
+static int answer_request(struct sandbox_call *call,
+                          const struct completion_request *request,
+                          enum openai_mode mode, int64_t *completion_tokens)
+{
+    size_t count = (size_t)request->choice_count;
+    struct answer *answers = calloc(count, sizeof(*answers));
+    uint64_t seed = request_seed(request->body);
+    struct envelope envelope;
+    struct error err;
+    json_t *choices = json_array();
+    int rc = 0;
+
+    *completion_tokens = 0;
+    for (size_t i = 0; answers && i < count && rc == 0; i++) {
+        rc = make_answer(request, mode, seed + i * 0x9e3779b97f4a7c15ull,
+                         &answers[i], &err);
+        *completion_tokens += answers[i].tokens;
+        json_array_append_new(choices, choice_json(&answers[i], i));
+    }
+    if (!answers || rc != 0) {
+        openai_error(call->resp, 400, "invalid_request_error", NULL,
+                     "response_format",
+                     "Invalid schema for response_format '%s': %s",
+                     request->schema_name ? request->schema_name : "",
+                     answers ? err.message : "out of memory");
+        json_decref(choices);
+        goto out;
+    }
+
+    start_envelope(call->sb, request->model, &envelope);
+    if (request->stream) {
+        struct buf events;
+
+        buf_init(&events, 256 * 1024 * 1024);
+        write_stream(&events, &envelope, answers, count, request->include_usage,
+                     usage_json(request->prompt_tokens, *completion_tokens));
+        http_response_bytes(call->resp, 200, "text/event-stream; charset=utf-8",
+                            events.data ? events.data : "", events.len);
+        buf_free(&events);
+        json_decref(choices);
+    } else {
+        http_response_json(call->resp, 200,
+                           completion_json(&envelope, choices,
+                                           usage_json(request->prompt_tokens,
+                                                      *completion_tokens)));
+    }
+out:
+    for (size_t i = 0; answers && i < count; i++)
+        free(answers[i].content);
+    free(answers);
+    return rc;
+}
+
+static void handle_chat_completions(struct sandbox_call *call)
+{
+    struct sandbox *sb = call->sb;
+    struct settings_copy settings;
+    struct completion_request request = {0};
+    struct rate_state rate = {0};
+    enum openai_mode mode;
+    int64_t started = sandbox_now_ms(sb);
+    int64_t minute = -1;
+    int64_t completion_tokens = 0;
+    char hex[33];
+
+    /* OpenAI's request ids look like req_<32 hex>; the server sends
+     * whatever is in request_id as X-Request-Id. */
+    crypto_random_hex(hex, 16);
+    snprintf(call->req->request_id, sizeof(call->req->request_id), "req_%s",
+             hex);
+    http_response_header(call->resp, "openai-version", "2020-10-01");
+    http_response_header(call->resp, "openai-organization", ORGANIZATION);
+
+    sandbox_lock(sb);
+    copy_settings_locked(sb->openai, &settings);
+    sandbox_unlock(sb);
+    if (check_key(call, &settings) != 0 || read_request(call, &request) != 0)
+        goto out;
+
+    mode = effective_mode(settings.mode, request.prompt);
+    if (admit(call, &request, mode, &rate, &minute) != 0)
+        goto headers;
+    sleep_ms(settings.latency_ms);
+    if (answer_request(call, &request, mode, &completion_tokens) == 0)
+        charge_tokens(sb, &request, minute, completion_tokens);
+
+headers:
+    if (settings.ratelimit_headers && rate.limit_requests > 0)
+        add_rate_headers(call->resp, &rate);
+    add_number_header(call->resp, "openai-processing-ms",
+                      sandbox_now_ms(sb) - started + 1);
+out:
+    release_request(&request);
+}
+
+int sandbox_openai_init(struct sandbox *sb, struct http_server *server,
+                        struct error *err)
+{
+    sb->openai = calloc(1, sizeof(*sb->openai));
+    if (!sb->openai)
+        return error_set(err, ERR_PERMANENT, "out of memory");
+    apply_defaults(sb->openai);
+    if (sandbox_route(sb, server, "POST", "/openai/v1/chat/completions",
+                      handle_chat_completions) != 0)
+        return error_set(err, ERR_PERMANENT,
+                         "registering POST /openai/v1/chat/completions "
+                         "failed");
+    return 0;
+}
