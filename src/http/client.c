@@ -255,7 +255,7 @@ static int add_header(struct transfer *transfer, const char *name,
 
 /*
  * Captures one header line. A status line starts a new header block
- * (after "100 Continue"), so only the final answer's headers remain.
+ * (after "100 Continue"), so only the final response's headers remain.
  */
 static size_t on_header(char *data, size_t size, size_t count, void *user)
 {
@@ -531,7 +531,7 @@ int http_client_send(const struct http_client_request *req,
     return 0;
 }
 
-/* ---- Reading answers ---------------------------------------------------- */
+/* ---- Reading responses -------------------------------------------------- */
 
 const char *http_client_header(const struct http_client_response *resp,
                                const char *name)
@@ -598,7 +598,7 @@ enum error_kind http_status_error_kind(long status)
     if (status >= 500 && status < 600)
         return ERR_RETRYABLE;
     switch (status) {
-    case 0: /* no answer arrived */
+    case 0: /* no response arrived */
     case 408:
         return ERR_RETRYABLE;
     case 400:
@@ -628,7 +628,8 @@ int http_url_encode(const char *text, char *out, size_t size)
 
     for (const unsigned char *p = (const unsigned char *)text; *p; p++) {
         /* RFC 3986 unreserved characters pass through. */
-        if (isalnum(*p) || *p == '-' || *p == '.' || *p == '_' || *p == '~') {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') ||
+            (*p >= '0' && *p <= '9') || strchr("-._~", *p)) {
             if (o + 1 >= size)
                 return -1;
             out[o++] = (char)*p;

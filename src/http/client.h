@@ -1,8 +1,9 @@
 /*
  * HTTP client over libcurl. One call sends one request and reads the whole
- * answer into memory, up to a maximum size. Connections are reused across
- * calls and threads (a shared connection cache). Nothing here logs a
- * header value or a body, so no secret reaches a log through it.
+ * answer into memory, up to a maximum size. Each thread keeps its own
+ * connections open between calls; DNS results and TLS sessions are shared
+ * by all threads. Nothing here logs a header value or a body, so no secret
+ * reaches a log through it.
  *
  * Thread-safe after http_client_global_init().
  */
@@ -39,8 +40,8 @@ struct http_client_header {
 };
 
 struct http_client_response {
-    long status;      /* 0 when no answer arrived */
-    struct buf body;  /* NUL-terminated */
+    long status;     /* 0 when no answer arrived */
+    struct buf body; /* NUL-terminated */
     struct http_client_header *headers;
     size_t header_count;
     char content_type[128];
@@ -82,8 +83,9 @@ int64_t http_client_retry_after_ms(const struct http_client_response *resp);
  * Maps an HTTP status to the product's error kinds: 2xx none, 400/422
  * invalid, 401 unauthorized, 402 insufficient credits, 403 forbidden,
  * 404 not found, 408 retryable, 409 conflict, 429 rate limited, 5xx
- * retryable, other 4xx permanent, 0 (no answer) retryable, 1xx and 3xx
- * permanent. Services refine this with their bodies.
+ * retryable, other 4xx permanent. A status of 0 (no response) is
+ * retryable, and 1xx and 3xx are permanent. Services refine this with
+ * their bodies.
  */
 enum error_kind http_status_error_kind(long status);
 

@@ -1,10 +1,11 @@
 /*
  * The HTTP server's life cycle and request dispatch over libmicrohttpd.
  *
- * A request goes through three MHD callbacks: the URI log callback (the raw
- * request line, before MHD unescapes anything) creates its state, the
- * access handler collects the body and runs the route, and the completion
- * callback writes the access log line and frees the state.
+ * A request goes through three MHD callbacks. The URI log callback sees the
+ * raw request line, before MHD unescapes anything, and creates the
+ * request's state. The access handler collects the body and runs the
+ * route. The completion callback writes the access log line and frees the
+ * state.
  */
 #include "http/server_private.h"
 
@@ -76,6 +77,13 @@ int http_server_route(struct http_server *server, const char *method,
     struct http_route *route;
     struct error err;
 
+    if (server->daemon) {
+        /* Pool threads read the table without a lock. */
+        log_error(server->log_component,
+                  "route not added: %s %s comes after the server started",
+                  method, pattern);
+        return -1;
+    }
     grown = realloc(server->routes,
                     (server->route_count + 1) * sizeof(*server->routes));
     if (!grown)
@@ -242,7 +250,8 @@ static void on_headers(struct http_request_state *state, const char *method)
                  id);
     else
         crypto_uuid(state->req.request_id);
-    state->req.method = method;
+    state->method = strdup(method);
+    state->req.method = state->method ? state->method : "-";
     set_remote_addr(state);
 }
 
@@ -283,7 +292,7 @@ static int method_matches(const struct http_route *route, const char *method)
 {
     if (strcmp(route->method, "*") == 0 || strcmp(route->method, method) == 0)
         return 1;
-    /* MHD sends no body for HEAD, so a GET route can answer it. */
+    /* MHD sends no body for HEAD, so a GET route can serve it. */
     return strcmp(method, "HEAD") == 0 && strcmp(route->method, "GET") == 0;
 }
 
@@ -465,6 +474,7 @@ static void on_completed(void *cls, struct MHD_Connection *connection,
     free((char *)state->req.path);
     free(state->raw_path);
     free(state->raw_query);
+    free(state->method);
     buf_free(&state->body);
     if (state->counted)
         atomic_fetch_sub(&state->server->in_flight, 1);
@@ -501,7 +511,10 @@ static struct MHD_Daemon *start_daemon(struct http_server *server,
         flags, address->port, NULL, NULL, on_access, server,
         MHD_OPTION_THREAD_POOL_SIZE, (unsigned int)server->opts.threads,
         MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)CONNECTION_TIMEOUT_S,
-        /* Reject what RFC 9112 forbids, e.g. HTTP/1.1 without Host. */
+        /* Reject what RFC 9112 forbids, e.g. HTTP/1.1 without Host.
+         * NOTE: requests that libmicrohttpd rejects itself get its HTML
+         * error page, not the JSON form, because 0.9.75 has no hook for
+         * that body. */
         MHD_OPTION_STRICT_FOR_CLIENT, 1, MHD_OPTION_URI_LOG_CALLBACK,
         on_request_line, server, MHD_OPTION_NOTIFY_COMPLETED, on_completed,
         server, MHD_OPTION_EXTERNAL_LOGGER, on_mhd_message, server,

@@ -122,10 +122,10 @@ struct http_server *http_server_new(const struct http_server_options *opts,
 
 /*
  * Adds a route. pattern is a path whose segments may be "{name}"
- * parameters. A last segment of "*" matches any rest of the path, which
- * handlers read, decoded and without its leading slash, as the parameter
- * "*"; the rest may be empty. method "*" matches every method, and a GET
- * route also answers HEAD. Routes are tried in the order they were added.
+ * parameters. A last segment of "*" matches any rest of the path, even an
+ * empty one. Handlers read that rest as the parameter "*", decoded and
+ * without its leading slash. method "*" matches every method, and a GET
+ * route also serves HEAD. Routes are tried in the order they were added.
  * A path that matches no route gets 404, and a path that matches with
  * another method gets 405. Call before start.
  */

@@ -63,10 +63,11 @@ struct http_stream_state {
 struct http_request_state {
     struct http_server *server;
     struct MHD_Connection *connection;
+    char *method;   /* a copy: MHD reuses its memory after completion */
     char *raw_path; /* as received, without the query */
     char *raw_query;
     int64_t started_ms;
-    int counted; /* holds one of server->in_flight */
+    int counted; /* counted in server->in_flight */
     int headers_seen;
     int body_too_large;
     struct buf body;

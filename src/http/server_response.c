@@ -13,7 +13,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* Block size MHD asks a streaming or truncating reader to fill. */
+/* Block size that MHD requests from a streaming or truncating reader. */
 #define READER_BLOCK_BYTES (16 * 1024)
 
 /* Pause when a stream callback returns at once with nothing to send. */
@@ -69,16 +69,15 @@ void http_response_bytes(struct http_response *resp, int status,
 
 void http_response_json(struct http_response *resp, int status, json_t *body)
 {
+    static const char encode_failed[] =
+        "{\"error\":{\"code\":\"internal\",\"message\":"
+        "\"could not encode the response\"}}";
     char *text = body ? json_dumps(body, JSON_COMPACT) : NULL;
 
     json_decref(body);
     if (!text) {
-        http_response_bytes(resp, 500, "application/json",
-                            "{\"error\":{\"code\":\"internal\",\"message\":"
-                            "\"could not encode the response\"}}",
-                            strlen("{\"error\":{\"code\":\"internal\","
-                                   "\"message\":\"could not encode the "
-                                   "response\"}}"));
+        http_response_bytes(resp, 500, "application/json", encode_failed,
+                            strlen(encode_failed));
         return;
     }
     http_response_bytes(resp, status, "application/json", text, strlen(text));
@@ -175,7 +174,7 @@ static void stream_free_callback(void *cls)
  * MHD's internal polling threads would then not call it again. Instead it
  * keeps calling fn (which may block for a while) until fn produces bytes,
  * ends, or the server stops.
- * NOTE: a stream that stays silent holds its pool thread, which also
+ * NOTE: a stream that stays silent occupies its pool thread, which also
  * serves the other connections assigned to that thread.
  */
 static ssize_t stream_read(void *cls, uint64_t pos, char *out, size_t max)
@@ -226,7 +225,7 @@ static struct MHD_Response *stream_response(struct http_request_state *state,
     stream->free_ctx = resp->stream_free;
     buf_init(&stream->pending, SIZE_MAX / 2);
 
-    /* From here on the stream owns the context, whatever happens. */
+    /* From here on the stream frees the context, also when a step fails. */
     resp->stream_ctx = NULL;
     response = MHD_create_response_from_callback(
         MHD_SIZE_UNKNOWN, READER_BLOCK_BYTES, stream_read, stream,
@@ -320,6 +319,14 @@ enum MHD_Result http_response_queue(struct http_request_state *state,
     struct MHD_Response *response;
     enum MHD_Result result;
 
+    if (resp->status < 100 || resp->status > 599) {
+        /* A handler bug: report it as a 500 rather than send a bad line. */
+        int status = resp->status;
+
+        http_response_error(resp, 500, "internal",
+                            "handler set the invalid status %d", status);
+        resp->abort = HTTP_ABORT_NONE;
+    }
     state->status = resp->status;
     state->abort = resp->abort;
     if (resp->abort == HTTP_ABORT_DROP)

@@ -1,6 +1,6 @@
 /*
  * The HTTP client against local servers: one built with http/server.h for
- * well-formed answers and fault injection, and raw sockets for connection
+ * well-formed responses and fault injection, and raw sockets for connection
  * counting, refused connections and connect timeouts.
  */
 #include "core/clock.h"
@@ -32,7 +32,7 @@ static long param_number(const struct http_request *req, const char *name)
     return strtol(http_request_param(req, name), NULL, 10);
 }
 
-/* Answers with the status in the path and the headers services read. */
+/* Responds with the status in the path and the headers services read. */
 static void status_handler(struct http_request *req, struct http_response *resp,
                            void *ctx)
 {
@@ -212,9 +212,9 @@ static int listen_loopback(int backlog, int *port)
     return fd;
 }
 
-/* ---- Answers ------------------------------------------------------------ */
+/* ---- Responses ---------------------------------------------------------- */
 
-static void answer_read_whole(void **state)
+static void response_read_whole(void **state)
 {
     struct fixture *fixture = *state;
     struct http_client_response resp;
@@ -313,7 +313,7 @@ static void error_statuses_returned(void **state)
     struct error err;
     char path[64];
 
-    /* An answer is a success for the client whatever its status. */
+    /* A response is a success for the client whatever its status. */
     for (size_t i = 0; i < sizeof(statuses) / sizeof(statuses[0]); i++) {
         snprintf(path, sizeof(path), "/status/%ld", statuses[i]);
         assert_int_equal(get(fixture, path, &resp, &err), 0);
@@ -408,7 +408,7 @@ static void retry_after_date_parsed(void **state)
     clock_use_system();
 }
 
-static void retry_after_from_answer(void **state)
+static void retry_after_from_response(void **state)
 {
     struct fixture *fixture = *state;
     struct http_client_response resp;
@@ -484,7 +484,7 @@ static void connect_timeout_retryable(void **state)
     close(fd);
 }
 
-static void slow_answer_times_out(void **state)
+static void slow_response_times_out(void **state)
 {
     struct fixture *fixture = *state;
     struct http_client_request req = {0};
@@ -621,16 +621,16 @@ struct counting_server {
     pthread_t thread;
 };
 
-/* Accepts connections one at a time and answers each request on them
- * with a keep-alive 200, until it has answered `requests` requests. */
+/* Accepts connections one at a time and responds to each request on
+ * them with a keep-alive 200, until it has sent `requests` responses. */
 static void *counting_server_run(void *arg)
 {
-    static const char answer[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
-                                 "Content-Type: text/plain\r\n\r\nok";
+    static const char response[] = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n"
+                                   "Content-Type: text/plain\r\n\r\nok";
     struct counting_server *server = arg;
-    int answered = 0;
+    int responded = 0;
 
-    while (answered < server->requests) {
+    while (responded < server->requests) {
         int fd = accept(server->listen_fd, NULL, NULL);
         char request[4096];
         ssize_t n;
@@ -639,10 +639,10 @@ static void *counting_server_run(void *arg)
             break;
         atomic_fetch_add(&server->accepted, 1);
         /* Each test request fits in one read and ends the header block. */
-        while (answered < server->requests &&
+        while (responded < server->requests &&
                (n = recv(fd, request, sizeof(request), 0)) > 0) {
-            send(fd, answer, strlen(answer), MSG_NOSIGNAL);
-            answered++;
+            send(fd, response, strlen(response), MSG_NOSIGNAL);
+            responded++;
         }
         close(fd);
     }
@@ -751,7 +751,7 @@ static void url_encode_escapes_reserved(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test_setup_teardown(answer_read_whole, setup, teardown),
+        cmocka_unit_test_setup_teardown(response_read_whole, setup, teardown),
         cmocka_unit_test_setup_teardown(methods_and_body_sent, setup, teardown),
         cmocka_unit_test_setup_teardown(headers_captured_lower_case, setup,
                                         teardown),
@@ -762,11 +762,12 @@ int main(void)
         cmocka_unit_test(status_kinds_mapped),
         cmocka_unit_test(retry_after_parsed),
         cmocka_unit_test(retry_after_date_parsed),
-        cmocka_unit_test_setup_teardown(retry_after_from_answer, setup,
+        cmocka_unit_test_setup_teardown(retry_after_from_response, setup,
                                         teardown),
         cmocka_unit_test(refused_connection_retryable),
         cmocka_unit_test(connect_timeout_retryable),
-        cmocka_unit_test_setup_teardown(slow_answer_times_out, setup, teardown),
+        cmocka_unit_test_setup_teardown(slow_response_times_out, setup,
+                                        teardown),
         cmocka_unit_test_setup_teardown(oversized_body_rejected, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(truncated_body_retryable, setup,
