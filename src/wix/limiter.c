@@ -11,7 +11,7 @@
 #define SITE_BUCKETS 256
 #define INSTANCE_ID_MAX 128
 /* Waits sleep in slices, so that a test moving the fake clock ends them. */
-#define SLEEP_SLICE_MS 20
+#define SLEEP_SLICE_MS 10
 
 struct site {
     struct site *next;
