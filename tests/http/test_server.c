@@ -175,6 +175,24 @@ static void events_handler(struct http_request *req, struct http_response *resp,
     resp->stream_free = events_free;
 }
 
+/* A stream that never ends on its own: one event every 50 ms. */
+static int endless_next(void *ctx, struct buf *out)
+{
+    (void)ctx;
+    clock_sleep_ms(50);
+    buf_printf(out, "data: tick\n\n");
+    return 0;
+}
+
+static void endless_handler(struct http_request *req,
+                            struct http_response *resp, void *ctx)
+{
+    (void)req;
+    (void)ctx;
+    resp->status = 200;
+    resp->stream = endless_next;
+}
+
 /* ---- Fixture ------------------------------------------------------------ */
 
 struct fixture {
@@ -222,6 +240,8 @@ static struct http_server *start_server(const char *listen, FILE *log)
         0);
     assert_int_equal(
         http_server_route(server, "GET", "/slow", slow_handler, NULL), 0);
+    assert_int_equal(
+        http_server_route(server, "GET", "/endless", endless_handler, NULL), 0);
     assert_int_equal(
         http_server_route(server, "GET", "/no-status", no_status_handler, NULL),
         0);
@@ -782,6 +802,50 @@ static void free_waits_for_handlers(void **state)
     fclose(log);
 }
 
+struct stream_call {
+    const struct fixture *fixture;
+    int rc;
+    size_t bytes;
+};
+
+static void *stream_call_run(void *arg)
+{
+    struct stream_call *call = arg;
+    struct http_client_response resp;
+    struct error err;
+
+    call->rc = fetch(call->fixture, "GET", "/endless", NULL, &resp, &err);
+    call->bytes = resp.body.len;
+    http_client_response_release(&resp);
+    return NULL;
+}
+
+static void free_ends_open_streams(void **state)
+{
+    FILE *log = tmpfile();
+    struct http_server *server = start_server("127.0.0.1:0", log);
+    struct fixture fixture = {.server = server};
+    struct stream_call call = {.fixture = &fixture};
+    pthread_t thread;
+    int64_t started;
+
+    (void)state;
+    snprintf(fixture.base, sizeof(fixture.base), "http://127.0.0.1:%d",
+             http_server_port(server));
+    pthread_create(&thread, NULL, stream_call_run, &call);
+    clock_sleep_ms(300);
+
+    started = clock_monotonic_ms();
+    http_server_free(server);
+    assert_true(clock_monotonic_ms() - started < 2000);
+    pthread_join(thread, NULL);
+    /* The client saw events, then a stream cut short. */
+    assert_int_equal(call.rc, -1);
+    assert_true(call.bytes > 0);
+    log_set_output(NULL);
+    fclose(log);
+}
+
 static void listens_on_ipv6_and_any(void **state)
 {
     static const char *const listens[] = {"[::1]:0", ":0"};
@@ -906,6 +970,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(handlers_run_concurrently, setup,
                                         teardown),
         cmocka_unit_test(free_waits_for_handlers),
+        cmocka_unit_test(free_ends_open_streams),
         cmocka_unit_test(listens_on_ipv6_and_any),
         cmocka_unit_test(invalid_listen_rejected),
         cmocka_unit_test_setup_teardown(port_in_use_fails, setup, teardown),
