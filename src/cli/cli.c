@@ -7,8 +7,19 @@
 #include <stdlib.h>
 #include <string.h>
 
+extern const struct cli_command cmd_credits_grant;
+extern const struct cli_command cmd_credits_show;
+extern const struct cli_command cmd_demo;
+extern const struct cli_command cmd_instances_add;
+extern const struct cli_command cmd_serve;
+
 /* One line per command; keep the list sorted by name. */
 static const struct cli_command *const commands[] = {
+    &cmd_credits_grant,
+    &cmd_credits_show,
+    &cmd_demo,
+    &cmd_instances_add,
+    &cmd_serve,
     NULL,
 };
 

@@ -1,0 +1,238 @@
+#include "api/api.h"
+
+#include "auth/instance.h"
+#include "core/json.h"
+#include "core/log.h"
+#include "core/metrics.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+/* A registered /api route: the handler and the app it runs for. */
+struct api_route_ctx {
+    struct app *app;
+    api_handler_fn handler;
+};
+
+static void set_api_headers(struct http_response *resp)
+{
+    http_response_header(resp, "Cache-Control", "no-store");
+    http_response_header(resp, "X-Content-Type-Options", "nosniff");
+}
+
+/*
+ * Verifies the caller's instance string and writes the instance id it
+ * vouches for. Answers 401 itself and returns -1 when it doesn't verify.
+ */
+static int verify_instance(struct api_call *call)
+{
+    const char *header = http_request_header(call->req, "X-Wix-Instance");
+    struct auth_instance_options opts = {
+        .app_secret = call->app->app_secret,
+        .app_id = call->app->app_id,
+    };
+    struct auth_instance instance;
+    struct error err;
+
+    if (!header || !*header) {
+        http_response_error(call->resp, 401, "unauthorized",
+                            "missing X-Wix-Instance header: open this page "
+                            "from the app in your Wix dashboard");
+        return -1;
+    }
+    error_clear(&err);
+    if (auth_instance_verify(&opts, header, &instance, &err) != 0) {
+        log_info("api", "instance rejected request=%s reason=\"%s\"",
+                 call->req->request_id, err.message);
+        http_response_error(call->resp, 401, "unauthorized",
+                            "the dashboard's instance was rejected: %s; "
+                            "reload the page from your Wix dashboard",
+                            err.message);
+        return -1;
+    }
+    snprintf(call->instance_id, sizeof(call->instance_id), "%s",
+             instance.instance_id);
+    return 0;
+}
+
+/*
+ * Makes sure the store knows the site. Wix vouched for it, so a site seen
+ * first on the dashboard is recorded as installed, with no credits: its
+ * plan's credits come with the install or billing events.
+ */
+static int ensure_instance(struct api_call *call, struct error *err)
+{
+    struct store_instance instance = {0};
+    struct store_tx *tx = store_begin_read(call->app->store, err);
+    int found;
+
+    if (!tx)
+        return -1;
+    found = store_instance_get(tx, call->instance_id, &instance, err);
+    store_instance_clear(&instance);
+    store_rollback(tx);
+    if (found != 0)
+        return found < 0 ? -1 : 0;
+
+    /* Rare: the first call of a new site takes the write lock once. */
+    tx = store_begin(call->app->store, err);
+    if (!tx)
+        return -1;
+    found = store_instance_get(tx, call->instance_id, &instance, err);
+    store_instance_clear(&instance);
+    if (found == 0)
+        found = store_instance_put(tx, call->instance_id, "installed", NULL,
+                                   NULL, err);
+    if (found < 0) {
+        store_rollback(tx);
+        return -1;
+    }
+    return store_commit(tx, err);
+}
+
+static void run_api_route(struct http_request *req, struct http_response *resp,
+                          void *ctx)
+{
+    struct api_route_ctx *route = ctx;
+    struct api_call call = {.app = route->app, .req = req, .resp = resp};
+    struct error err;
+
+    set_api_headers(resp);
+    if (verify_instance(&call) != 0)
+        return;
+    error_clear(&err);
+    if (ensure_instance(&call, &err) != 0) {
+        api_fail(&call, &err);
+        return;
+    }
+    route->handler(&call);
+}
+
+int api_route(struct http_server *server, struct app *app, const char *method,
+              const char *pattern, api_handler_fn handler)
+{
+    struct api_route_ctx *route = malloc(sizeof(*route));
+    struct error err;
+
+    if (!route)
+        return -1;
+    route->app = app;
+    route->handler = handler;
+    error_clear(&err);
+    /* The route context lives as long as the process's server. */
+    return http_server_route(server, method, pattern, run_api_route, route);
+}
+
+json_t *api_read_json(struct api_call *call)
+{
+    const char *type = http_request_header(call->req, "Content-Type");
+    struct error err;
+    json_t *body;
+
+    if (call->req->body_len == 0)
+        return json_object();
+    if (!type || strncasecmp(type, "application/json", 16) != 0) {
+        http_response_error(call->resp, 415, "unsupported_media_type",
+                            "request body must be application/json, not "
+                            "\"%.60s\"",
+                            type ? type : "(none)");
+        return NULL;
+    }
+    error_clear(&err);
+    body = json_parse(call->req->body, call->req->body_len, API_MAX_JSON_DEPTH,
+                      &err);
+    if (!body) {
+        http_response_error(call->resp, 400, "invalid", "%s", err.message);
+        return NULL;
+    }
+    if (!json_is_object(body)) {
+        json_decref(body);
+        http_response_error(call->resp, 400, "invalid",
+                            "request body must be a JSON object");
+        return NULL;
+    }
+    return body;
+}
+
+static int status_for_error(enum error_kind kind)
+{
+    switch (kind) {
+    case ERR_INVALID:
+        return 400;
+    case ERR_UNAUTHORIZED:
+        return 401;
+    case ERR_INSUFFICIENT_CREDITS:
+        return 402;
+    case ERR_FORBIDDEN:
+        return 403;
+    case ERR_NOT_FOUND:
+        return 404;
+    case ERR_CONFLICT:
+        return 409;
+    case ERR_RATE_LIMITED:
+        return 429;
+    case ERR_RETRYABLE:
+        return 503;
+    default:
+        return 500;
+    }
+}
+
+static json_t *error_body(const struct error *err)
+{
+    json_t *error = json_pack("{s:s, s:s}", "code", error_kind_name(err->kind),
+                              "message", err->message);
+
+    if (err->kind == ERR_INVALID && err->code[0])
+        json_object_set_new(error, "field", json_string(err->code));
+    return json_pack("{s:o}", "error", error);
+}
+
+void api_fail(struct api_call *call, const struct error *err)
+{
+    int status = status_for_error(err->kind);
+
+    if (status >= 500)
+        log_error("api",
+                  "request failed request=%s instance=%s path=%s "
+                  "kind=%s error=\"%s\"",
+                  call->req->request_id, call->instance_id, call->req->path,
+                  error_kind_name(err->kind), err->message);
+    http_response_json(call->resp, status, error_body(err));
+    if (status == 429 || status == 503) {
+        char seconds[32];
+        int64_t wait_ms = err->retry_after_ms > 0 ? err->retry_after_ms : 1000;
+
+        snprintf(seconds, sizeof(seconds), "%lld",
+                 (long long)((wait_ms + 999) / 1000));
+        http_response_header(call->resp, "Retry-After", seconds);
+    }
+}
+
+void api_fail_credits(struct api_call *call, const struct error *err,
+                      int64_t cost)
+{
+    struct store_credits credits = {0};
+    struct error read_err;
+    json_t *body = error_body(err);
+    json_t *error = json_object_get(body, "error");
+    struct store_tx *tx;
+
+    error_clear(&read_err);
+    tx = store_begin_read(call->app->store, &read_err);
+    if (tx &&
+        store_credits_get(tx, call->instance_id, &credits, &read_err) == 0)
+        json_object_set_new(error, "balance", json_integer(credits.available));
+    if (tx)
+        store_rollback(tx);
+    json_object_set_new(error, "cost", json_integer(cost));
+    http_response_json(call->resp, 402, body);
+}
+
+int api_register(struct http_server *server, struct app *app, struct error *err)
+{
+    if (api_system_routes(server, app, err) != 0)
+        return -1;
+    return api_blog_routes(server, app, err);
+}

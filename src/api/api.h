@@ -1,0 +1,75 @@
+/*
+ * The HTTP API that the dashboard page calls, plus the probes:
+ * /healthz, /readyz and /metrics. docs/openapi.yaml documents it.
+ *
+ * Every /api route is authorized by the X-Wix-Instance header, the signed
+ * `instance` string of the dashboard page. The instance id it vouches for
+ * scopes every query, so another site's resource is always 404.
+ */
+#ifndef SITESMITH_API_API_H
+#define SITESMITH_API_API_H
+
+#include "core/error.h"
+#include "http/server.h"
+#include "pipelines/app.h"
+
+#include <jansson.h>
+
+/* Largest request body the API accepts, and its JSON nesting limit. */
+#define API_MAX_BODY_BYTES (256 * 1024)
+#define API_MAX_JSON_DEPTH 16
+
+/*
+ * Adds every route to server. app is borrowed and must outlive the
+ * server. Call before http_server_start().
+ */
+int api_register(struct http_server *server, struct app *app,
+                 struct error *err);
+
+/* What a handler of an /api route gets once the caller is verified. */
+struct api_call {
+    struct app *app;
+    struct http_request *req;
+    struct http_response *resp;
+    char instance_id[STORE_ID_MAX];
+};
+
+typedef void (*api_handler_fn)(struct api_call *call);
+
+/*
+ * Adds an /api route whose handler runs only for a verified instance: the
+ * wrapper checks X-Wix-Instance (401 with a message when it is missing or
+ * invalid), makes sure the site is known to the store, and sets the
+ * response headers every API answer carries (no caching, nosniff).
+ */
+int api_route(struct http_server *server, struct app *app, const char *method,
+              const char *pattern, api_handler_fn handler);
+
+/*
+ * Parses the request body as a JSON object. An empty body is {}.
+ * Answers 415 for a body that is not application/json and 400 for
+ * invalid JSON or nesting past API_MAX_JSON_DEPTH, and returns NULL; the
+ * handler then just returns.
+ */
+json_t *api_read_json(struct api_call *call);
+
+/*
+ * Answers with the error: invalid 400 (with "field" when err->code names
+ * one), unauthorized 401, insufficient credits 402 (with "balance" and
+ * "cost" when given), forbidden 403, not found 404, conflict 409, rate
+ * limited 429 (Retry-After), retryable 503, anything else 500. Logs
+ * errors of the server's side (5xx) with the instance and request ids.
+ */
+void api_fail(struct api_call *call, const struct error *err);
+
+/* Answers 402 with the balance and the cost of what was asked for. */
+void api_fail_credits(struct api_call *call, const struct error *err,
+                      int64_t cost);
+
+/* Routes of each area, called by api_register. */
+int api_blog_routes(struct http_server *server, struct app *app,
+                    struct error *err);
+int api_system_routes(struct http_server *server, struct app *app,
+                      struct error *err);
+
+#endif
