@@ -35,7 +35,7 @@
 #define STORE_DEFAULT_URL "sqlite:sitesmith.db"
 
 /* Sizes of fixed text fields, including the NUL. */
-#define STORE_ID_MAX 128  /* instance ids, names, keys */
+#define STORE_ID_MAX 128   /* instance ids, names, keys */
 #define STORE_UUID_SIZE 37 /* generation ids: 36 characters and a NUL */
 
 struct store;
@@ -146,7 +146,7 @@ struct store_value {
 };
 
 #define STORE_INT(v) ((struct store_value){.type = STORE_TYPE_INT, .i = (v)})
-#define STORE_TEXT(v)                                                      \
+#define STORE_TEXT(v)                                                          \
     ((struct store_value){.type = STORE_TYPE_TEXT, .text = (v)})
 #define STORE_NULL ((struct store_value){.type = STORE_TYPE_NULL})
 
@@ -155,9 +155,9 @@ struct store_value {
  *   store_run(tx, "UPDATE t SET a = ? WHERE id = ?",
  *             STORE_ARGS(STORE_TEXT(a), STORE_INT(id)), &changes, err);
  */
-#define STORE_ARGS(...)                                                    \
-    ((const struct store_value[]){__VA_ARGS__}),                           \
-        (sizeof((const struct store_value[]){__VA_ARGS__}) /               \
+#define STORE_ARGS(...)                                                        \
+    ((const struct store_value[]){__VA_ARGS__}),                               \
+        (sizeof((const struct store_value[]){__VA_ARGS__}) /                   \
          sizeof(struct store_value))
 #define STORE_NO_ARGS NULL, 0
 
@@ -167,8 +167,8 @@ struct store_value {
  * violation fails with ERR_CONFLICT.
  */
 int store_run(struct store_tx *tx, const char *sql,
-              const struct store_value *params, size_t count,
-              int64_t *changes, struct error *err);
+              const struct store_value *params, size_t count, int64_t *changes,
+              struct error *err);
 
 /*
  * Runs sql, which may hold several statements and no parameters
@@ -181,8 +181,8 @@ int store_exec(struct store_tx *tx, const char *sql, struct error *err);
  * set on failure. Free it with store_finalize() before tx ends.
  */
 struct store_stmt *store_query(struct store_tx *tx, const char *sql,
-                               const struct store_value *params,
-                               size_t count, struct error *err);
+                               const struct store_value *params, size_t count,
+                               struct error *err);
 
 /* Moves to the next row: 1 when there is one, 0 at the end, -1 on error. */
 int store_step(struct store_stmt *stmt, struct error *err);
@@ -210,8 +210,8 @@ int store_query_int(struct store_tx *tx, const char *sql,
                     const struct store_value *params, size_t count,
                     int64_t *out, struct error *err);
 int store_query_text(struct store_tx *tx, const char *sql,
-                     const struct store_value *params, size_t count,
-                     char **out, struct error *err);
+                     const struct store_value *params, size_t count, char **out,
+                     struct error *err);
 
 /* ------------------------------------------------------------------ */
 /* Wake-ups                                                            */
@@ -288,8 +288,8 @@ int store_migrate(struct store *st, const struct store_schema *const *schemas,
                   int *applied, struct error *err);
 
 /* The applied version of component (0 when none), via a new transaction. */
-int store_schema_version(struct store *st, const char *component,
-                         int *version, struct error *err);
+int store_schema_version(struct store *st, const char *component, int *version,
+                         struct error *err);
 
 /* The highest version the store's own schema knows. */
 int store_latest_version(void);
@@ -346,9 +346,9 @@ int store_token_put(struct store_tx *tx, const char *instance_id,
  * may be NULL. A token that no longer opens with the key fails with
  * ERR_PERMANENT.
  */
-int store_token_get(struct store_tx *tx, const char *instance_id,
-                    char **token, int64_t *expires_at_ms,
-                    int64_t *obtained_at_ms, struct error *err);
+int store_token_get(struct store_tx *tx, const char *instance_id, char **token,
+                    int64_t *expires_at_ms, int64_t *obtained_at_ms,
+                    struct error *err);
 
 int store_token_delete(struct store_tx *tx, const char *instance_id,
                        struct error *err);
@@ -372,17 +372,17 @@ int store_secret_delete(struct store_tx *tx, const char *instance_id,
 struct store_generation {
     char id[STORE_UUID_SIZE];
     char instance_id[STORE_ID_MAX];
-    char kind[16];                    /* "blog", "product", "image" */
-    char parent_id[STORE_UUID_SIZE];  /* batch parent, "" when none */
-    char state[32];                   /* owned by the pipelines */
-    char *input;                      /* JSON text, never NULL after get */
-    char *checkpoints;                /* JSON object: step name -> output */
-    char *result;                     /* JSON text or NULL */
-    char *wix_ids;                    /* JSON object: name -> Wix id */
+    char kind[16];                   /* "blog", "product", "image" */
+    char parent_id[STORE_UUID_SIZE]; /* batch parent, "" when none */
+    char state[32];                  /* owned by the pipelines */
+    char *input;                     /* JSON text, never NULL after get */
+    char *checkpoints;               /* JSON object: step name -> output */
+    char *result;                    /* JSON text or NULL */
+    char *wix_ids;                   /* JSON object: name -> Wix id */
     int64_t credits_reserved;
     int64_t credits_charged;
-    char error_kind[32];              /* error_kind_name(), "" when none */
-    char *error_message;              /* NULL when none */
+    char error_kind[32]; /* error_kind_name(), "" when none */
+    char *error_message; /* NULL when none */
     int64_t created_at_ms;
     int64_t updated_at_ms;
 };
@@ -478,8 +478,8 @@ int store_credits_get(struct store_tx *tx, const char *instance_id,
  * reference returns 0 and adds nothing. note is free text or NULL.
  */
 int store_credits_grant(struct store_tx *tx, const char *instance_id,
-                        int64_t amount, const char *reference,
-                        const char *note, struct error *err);
+                        int64_t amount, const char *reference, const char *note,
+                        struct error *err);
 
 /*
  * Moves amount (>= 0) from available to reserved for the generation and
