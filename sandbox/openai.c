@@ -1118,13 +1118,34 @@ static void cut_bytes(char *text, size_t max)
     text[max] = '\0';
 }
 
-/* Hashes the request body with sorted keys: same request, same seed. */
+/*
+ * Hashes the request body with sorted keys: same request, same seed.
+ * Fields that change only delivery or accounting are left out, so a
+ * streamed or capped request writes the same text as the plain one.
+ */
 static uint64_t request_seed(const json_t *body)
 {
-    char *text = json_dumps(body, JSON_COMPACT | JSON_SORT_KEYS);
+    static const char *const ignored[] = {
+        "stream",
+        "stream_options",
+        "max_completion_tokens",
+        "max_tokens",
+        "user",
+        "metadata",
+        "store",
+        "service_tier",
+        "safety_identifier",
+        "prompt_cache_key",
+    };
+    json_t *copy = json_copy((json_t *)body);
+    char *text;
     char hex[65];
     uint64_t seed = 0;
 
+    for (size_t i = 0; copy && i < sizeof(ignored) / sizeof(*ignored); i++)
+        json_object_del(copy, ignored[i]);
+    text = copy ? json_dumps(copy, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(copy);
     crypto_sha256_hex(text ? text : "", text ? strlen(text) : 0, hex);
     free(text);
     for (int i = 0; i < 16; i++)
