@@ -35,7 +35,7 @@ struct queue_job {
     char instance_id[STORE_ID_MAX];
     char generation_id[STORE_UUID_SIZE]; /* "" when none */
     char *payload;                       /* JSON text, owned, never NULL */
-    int attempt;       /* 1 on the first run; counts this run */
+    int attempt; /* 1 on the first run; counts this run */
     int max_attempts;
     int priority;
     int64_t enqueued_at_ms;
@@ -77,8 +77,8 @@ struct queue_enqueue_options {
  */
 int queue_enqueue(struct store_tx *tx, const char *kind,
                   const char *instance_id, const char *payload,
-                  const struct queue_enqueue_options *options,
-                  int64_t *job_id, struct error *err);
+                  const struct queue_enqueue_options *options, int64_t *job_id,
+                  struct error *err);
 
 /* Cancels a queued job: 1 when cancelled, 0 when it was not queued. */
 int queue_cancel(struct store_tx *tx, int64_t job_id, struct error *err);
@@ -108,8 +108,7 @@ void queue_job_info_clear(struct queue_job_info *info);
 struct queue_counts {
     int64_t queued, running, finished, failed, cancelled;
 };
-int queue_count(struct store *st, struct queue_counts *out,
-                struct error *err);
+int queue_count(struct store *st, struct queue_counts *out, struct error *err);
 
 /* ------------------------------------------------------------------ */
 /* Claim, lease, finish, fail                                          */
@@ -148,8 +147,7 @@ int queue_extend(struct store *st, struct queue_job *job, int64_t lease_ms,
  * writes. ERR_CONFLICT when this worker no longer holds the lease: the
  * caller must roll back, because another worker owns the job.
  */
-int queue_finish(struct store_tx *tx, struct queue_job *job,
-                 struct error *err);
+int queue_finish(struct store_tx *tx, struct queue_job *job, struct error *err);
 
 /* Backoff of failed attempts: min(max_ms, base_ms * 2^(attempt-1)), then
  * a random point in its upper half. Zeroed fields take the defaults. */
@@ -159,8 +157,7 @@ struct queue_retry_policy {
 };
 
 /* The delay before retrying after the given failed attempt (>= 1). */
-int64_t queue_backoff_ms(const struct queue_retry_policy *policy,
-                         int attempt);
+int64_t queue_backoff_ms(const struct queue_retry_policy *policy, int attempt);
 
 /*
  * Records a failed attempt in tx. When cause is retryable
@@ -179,16 +176,14 @@ int queue_fail(struct store_tx *tx, struct queue_job *job,
  * Puts a claimed job back to queued, due now, without counting the attempt
  * (graceful shutdown). ERR_CONFLICT when the lease was lost.
  */
-int queue_release(struct store *st, struct queue_job *job,
-                  struct error *err);
+int queue_release(struct store *st, struct queue_job *job, struct error *err);
 
 /*
  * Puts every running job whose lease has expired back to queued, due now,
  * with last_error saying the lease expired. *count (may be NULL) receives
  * how many.
  */
-int queue_rescue_expired(struct store *st, int64_t *count,
-                         struct error *err);
+int queue_rescue_expired(struct store *st, int64_t *count, struct error *err);
 
 /* ------------------------------------------------------------------ */
 /* Worker pool                                                         */
@@ -210,24 +205,23 @@ typedef int (*queue_handler_fn)(struct store *st, struct queue_job *job,
  * release its credits in the same commit. Returns 0, or -1 with err to roll
  * back (the failure is then retried on the next claim).
  */
-typedef int (*queue_failed_fn)(struct store_tx *tx,
-                               const struct queue_job *job,
+typedef int (*queue_failed_fn)(struct store_tx *tx, const struct queue_job *job,
                                const struct error *cause, void *arg,
                                struct error *err);
 
 struct queue_handler {
     queue_handler_fn run;
-    queue_failed_fn failed;           /* may be NULL */
-    void *arg;                        /* passed to both */
-    struct queue_retry_policy retry;  /* zeroed: defaults */
+    queue_failed_fn failed;          /* may be NULL */
+    void *arg;                       /* passed to both */
+    struct queue_retry_policy retry; /* zeroed: defaults */
 };
 
 struct queue_pool_options {
-    int workers;          /* threads; 0: 4 */
-    int64_t lease_ms;     /* 0: QUEUE_DEFAULT_LEASE_MS */
-    int64_t poll_ms;      /* idle polling interval; 0: 1000 */
-    int64_t grace_ms;     /* shutdown grace period; 0: 30000 */
-    int instance_limit;   /* running jobs per instance, 0: no limit */
+    int workers;        /* threads; 0: 4 */
+    int64_t lease_ms;   /* 0: QUEUE_DEFAULT_LEASE_MS */
+    int64_t poll_ms;    /* idle polling interval; 0: 1000 */
+    int64_t grace_ms;   /* shutdown grace period; 0: 30000 */
+    int instance_limit; /* running jobs per instance, 0: no limit */
 };
 
 /*
@@ -253,8 +247,7 @@ struct queue_pool *queue_pool_new(struct store *st,
  * already registered.
  */
 int queue_pool_register(struct queue_pool *pool, const char *kind,
-                        const struct queue_handler *handler,
-                        struct error *err);
+                        const struct queue_handler *handler, struct error *err);
 
 /*
  * Starts the worker threads, a lease keeper and a rescuer of expired
@@ -264,12 +257,13 @@ int queue_pool_start(struct queue_pool *pool, struct error *err);
 
 /*
  * Graceful shutdown: stops claiming, waits up to the grace period for
- * running jobs, then releases the jobs still running back to the queue and
- * returns. Handlers still running after that can't finish their jobs (the
- * lease is gone). Safe to call from any thread but a pool worker, and more
- * than once.
+ * running jobs, then returns the jobs still running to the queue. Returns
+ * how many handlers were still running; they can no longer finish their
+ * jobs (the lease is gone) and queue_pool_free() waits for them, so a
+ * process about to exit may skip it. Safe to call from any thread but a
+ * pool worker, and more than once.
  */
-void queue_pool_stop(struct queue_pool *pool);
+int queue_pool_stop(struct queue_pool *pool);
 
 /* True once queue_pool_stop() began; long handlers may check it. */
 int queue_pool_stopping(const struct queue_pool *pool);
@@ -281,7 +275,10 @@ int queue_pool_stopping(const struct queue_pool *pool);
  */
 int queue_pool_run_until_signal(struct queue_pool *pool, struct error *err);
 
-/* Stops the pool if needed and frees it. Accepts NULL. */
+/*
+ * Stops the pool if needed, waits for every worker thread to end, and frees
+ * it. Accepts NULL.
+ */
 void queue_pool_free(struct queue_pool *pool);
 
 #endif
