@@ -213,7 +213,7 @@ static void fail_job(struct queue_pool *pool, struct queue_job *job,
     else
         log_error("queue",
                   "job failed for good job=%" PRId64 " kind=%s instance=%s "
-                  "generation=%s attempt=%d kind_of_error=%s error=\"%s\"",
+                  "generation=%s attempt=%d error_kind=%s error=\"%s\"",
                   job->id, job->kind, job->instance_id, job->generation_id,
                   job->attempt, error_kind_name(cause->kind), cause->message);
     return;
@@ -226,7 +226,8 @@ fail:
               job->id, job->kind, err.message, cause->message);
 }
 
-static void finish_job(struct queue_pool *pool, struct queue_job *job)
+/* Finishes a job whose handler did not; returns 0 when it committed. */
+static int finish_job(struct queue_pool *pool, struct queue_job *job)
 {
     struct store_tx *tx;
     struct error err;
@@ -236,12 +237,13 @@ static void finish_job(struct queue_pool *pool, struct queue_job *job)
     if (!tx || queue_finish(tx, job, &err) != 0) {
         store_rollback(tx);
     } else if (store_commit(tx, &err) == 0) {
-        return;
+        return 0;
     }
     log_error("queue",
               "cannot mark job=%" PRId64 " kind=%s finished; it may run "
               "again error=\"%s\"",
               job->id, job->kind, err.message);
+    return -1;
 }
 
 static void run_job(struct queue_pool *pool, struct queue_job *job)
@@ -273,8 +275,8 @@ static void run_job(struct queue_pool *pool, struct queue_job *job)
         fail_job(pool, job, entry, &err);
         return;
     }
-    if (!job->finished)
-        finish_job(pool, job);
+    if (!job->finished && finish_job(pool, job) != 0)
+        return;
     log_info("queue",
              "job finished job=%" PRId64 " kind=%s instance=%s generation=%s "
              "attempt=%d duration_ms=%" PRId64,
