@@ -55,21 +55,43 @@ static char *url_for_log(const char *url)
     return out;
 }
 
+/* Reads the options after "?" in a SQLite URL; only synchronous= exists. */
+static int parse_sqlite_options(struct store *st, const char *url,
+                                const char *options, struct error *err)
+{
+    st->synchronous = "FULL";
+    if (!options || strcmp(options, "synchronous=full") == 0)
+        return 0;
+    if (strcmp(options, "synchronous=normal") == 0) {
+        st->synchronous = "NORMAL";
+        return 0;
+    }
+    return error_set(err, ERR_INVALID,
+                     "database URL \"%s\" has an unknown option \"%s\": the "
+                     "only one is synchronous=full or synchronous=normal",
+                     url, options);
+}
+
 static int parse_url(struct store *st, const char *url, struct error *err)
 {
     if (strncmp(url, "sqlite:", 7) == 0) {
         const char *path = url + 7;
+        const char *options;
 
         if (strncmp(path, "//", 2) == 0)
             path += 2;
-        if (path[0] == '\0')
+        options = strchr(path, '?');
+        if (path[0] == '\0' || path[0] == '?')
             return error_set(err, ERR_INVALID,
                              "database URL \"%s\" names no file: use "
                              "sqlite:PATH",
                              url);
         st->backend = STORE_SQLITE;
-        st->path = strdup(path);
-        return st->path ? 0 : error_set(err, ERR_PERMANENT, "out of memory");
+        st->path =
+            options ? strndup(path, (size_t)(options - path)) : strdup(path);
+        if (!st->path)
+            return error_set(err, ERR_PERMANENT, "out of memory");
+        return parse_sqlite_options(st, url, options ? options + 1 : NULL, err);
     }
     if (strncmp(url, "postgres://", 11) == 0 ||
         strncmp(url, "postgresql://", 13) == 0) {
@@ -82,15 +104,14 @@ static int parse_url(struct store *st, const char *url, struct error *err)
                      url);
 }
 
-static int sqlite_setup(struct store_conn *conn, const char *path,
+static int sqlite_setup(struct store_conn *conn, const struct store *st,
                         struct error *err)
 {
-    static const char pragmas[] = "PRAGMA journal_mode = WAL;"
-                                  "PRAGMA foreign_keys = ON;"
-                                  "PRAGMA synchronous = FULL;";
+    const char *path = st->path;
     int flags =
         SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX;
     int rc = sqlite3_open_v2(path, &conn->sqlite, flags, NULL);
+    char pragmas[160];
 
     if (rc != SQLITE_OK) {
         error_set(err, ERR_PERMANENT,
@@ -102,6 +123,14 @@ static int sqlite_setup(struct store_conn *conn, const char *path,
         return -1;
     }
     sqlite3_busy_timeout(conn->sqlite, SQLITE_BUSY_TIMEOUT_MS);
+
+    /* WAL lets readers work beside the one writer. FULL syncs the WAL at
+     * every commit, so a commit survives a power cut; NORMAL syncs only at
+     * checkpoints, which still survives a crash of the process. */
+    snprintf(pragmas, sizeof(pragmas),
+             "PRAGMA journal_mode = WAL; PRAGMA foreign_keys = ON; "
+             "PRAGMA synchronous = %s;",
+             st->synchronous);
     rc = sqlite3_exec(conn->sqlite, pragmas, NULL, NULL, NULL);
     if (rc != SQLITE_OK)
         return store_sqlite_error(conn->sqlite, rc, "setting up the database",
@@ -147,7 +176,7 @@ struct store_conn *store_conn_open(struct store *st, struct error *err)
     }
     conn->backend = st->backend;
     if (st->backend == STORE_SQLITE)
-        rc = sqlite_setup(conn, st->path, err);
+        rc = sqlite_setup(conn, st, err);
     else
         rc = pg_setup(conn, st, err);
     if (rc != 0) {

@@ -50,7 +50,8 @@ enum store_backend { STORE_SQLITE, STORE_POSTGRES };
 
 /*
  * Opens a store. url is "sqlite:PATH" (the file is created when missing;
- * WAL mode, foreign keys on, a 10 s busy timeout) or "postgres://..." /
+ * WAL mode, foreign keys on, a 10 s busy timeout, synchronous=FULL unless
+ * the URL ends in "?synchronous=normal") or "postgres://..." /
  * "postgresql://..." (any libpq connection URI). Connections are opened
  * lazily, up to 8. Does not migrate: call store_migrate(). Returns NULL
  * with err set when the URL is invalid or the first connection fails. The

@@ -40,9 +40,10 @@ struct store_listener;
 
 struct store {
     enum store_backend backend;
-    char *url;     /* as given */
-    char *url_log; /* password hidden */
-    char *path;    /* SQLite file */
+    char *url;               /* as given */
+    char *url_log;           /* password hidden */
+    char *path;              /* SQLite file */
+    const char *synchronous; /* SQLite: "FULL" or "NORMAL" */
 
     pthread_mutex_t lock;
     pthread_cond_t conn_free;

@@ -59,6 +59,10 @@ static void open_rejects_bad_urls(void **state)
 
     assert_null(store_open_with("sqlite:/tmp/x.db", 0, &err));
     assert_int_equal(err.kind, ERR_INVALID);
+
+    assert_null(store_open("sqlite:/tmp/x.db?journal=off", &err));
+    assert_int_equal(err.kind, ERR_INVALID);
+    assert_non_null(strstr(err.message, "synchronous=normal"));
 }
 
 static void open_hides_password_in_logs(void **state)
@@ -70,6 +74,17 @@ static void open_hides_password_in_logs(void **state)
         assert_string_equal(store_url_for_log(f->st), f->url);
     assert_int_equal(store_backend(f->st), f->backend);
     OK(store_ping(f->st, &err));
+
+    if (f->backend == STORE_SQLITE) {
+        char url[sizeof(f->url) + 32];
+        struct store *relaxed;
+
+        snprintf(url, sizeof(url), "%s?synchronous=normal", f->url);
+        relaxed = store_open(url, &err);
+        assert_non_null(relaxed);
+        OK(store_ping(relaxed, &err));
+        store_close(relaxed);
+    }
 }
 
 /* ------------------------------------------------------------------ */
