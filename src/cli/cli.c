@@ -7,19 +7,25 @@
 #include <stdlib.h>
 #include <string.h>
 
+extern const struct cli_command cmd_bench_queue;
 extern const struct cli_command cmd_credits_grant;
 extern const struct cli_command cmd_credits_show;
 extern const struct cli_command cmd_demo;
 extern const struct cli_command cmd_instances_add;
+extern const struct cli_command cmd_migrate;
 extern const struct cli_command cmd_serve;
+extern const struct cli_command cmd_worker;
 
 /* One line per command; keep the list sorted by name. */
 static const struct cli_command *const commands[] = {
+    &cmd_bench_queue,
     &cmd_credits_grant,
     &cmd_credits_show,
     &cmd_demo,
     &cmd_instances_add,
+    &cmd_migrate,
     &cmd_serve,
+    &cmd_worker,
     NULL,
 };
 
