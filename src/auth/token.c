@@ -374,6 +374,10 @@ static void finish_flight(struct entry *e, int rc, const struct token *fresh,
 {
     if (rc == 0)
         e->cached = *fresh;
+    /* Wix no longer issues tokens for the site (the app was removed), so
+     * the cached one is dropped rather than tried again. */
+    if (rc < 0 && strcmp(flight_err->code, "token_rejected") == 0)
+        token_clear(&e->cached);
     e->last_failed = rc < 0;
     e->last_error = *flight_err;
     e->flights++;
