@@ -20,7 +20,8 @@
  *   fail_error           their error message (an E005 message by default)
  *   insufficient_credit  true answers creates with 402
  *   versions             {"<64 hex id>": "owner/name"} to add version ids
- * An input "prompt" containing "[sandbox:fail]" fails that prediction.
+ * An input "prompt" containing "[sandbox:fail]" fails that prediction with
+ * the E005 "flagged as sensitive" message.
  */
 #include "images.h"
 #include "replicate_models.h"
@@ -1115,12 +1116,12 @@ static struct prediction *store_prediction(struct sandbox *sb,
 
     if (request->failure[0]) {
         p->error = strdup(request->failure);
-    } else if (state->fail_next > 0 ||
-               (prompt && strstr(prompt, "[sandbox:fail]"))) {
-        if (state->fail_next > 0)
-            state->fail_next--;
+    } else if (state->fail_next > 0) {
+        state->fail_next--;
         p->error =
             strdup(state->fail_error ? state->fail_error : DEFAULT_FAIL_ERROR);
+    } else if (prompt && strstr(prompt, "[sandbox:fail]")) {
+        p->error = strdup(DEFAULT_FAIL_ERROR);
     }
     if (add_prediction(state, p) != 0) {
         prediction_free(p);
