@@ -627,6 +627,10 @@ static void *race_worker(void *arg)
         if (race->instance_limit > 0)
             clock_sleep_ms(1); /* widen the window a second claim would hit */
 
+        /* The counted window lies inside the time the database sees the
+         * job running (from the claim's commit to the finish's), so an
+         * overlap here means the database let two run at once. */
+        atomic_fetch_sub(&race->running, 1);
         tx = store_begin(race->st, &e);
         if (!tx || queue_finish(tx, job, &e) != 0 ||
             store_commit(tx, &e) != 0) {
@@ -635,8 +639,6 @@ static void *race_worker(void *arg)
             queue_job_free(job);
             return NULL;
         }
-        /* Counted as running until the finish committed. */
-        atomic_fetch_sub(&race->running, 1);
         atomic_fetch_add(&race->finished, 1);
         queue_job_free(job);
     }
