@@ -1,8 +1,9 @@
 /*
- * Image bytes for the sandbox, made with libvips: new images drawn from a
- * seed (a gradient, shapes, Perlin texture and Gaussian noise, so encoders
- * compress them the way they compress photos) and the transformations the
- * Replicate emulation applies to input images.
+ * Image bytes for the sandbox, made with libvips. New images are drawn
+ * from a seed: a gradient, shapes, Perlin texture and Gaussian noise, so
+ * that encoders compress them the way they compress photos. The other
+ * functions are the transformations the Replicate emulation applies to
+ * input images.
  */
 #include "images.h"
 #include "sandbox.h"

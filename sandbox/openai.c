@@ -1,6 +1,6 @@
 /*
  * OpenAI emulation: POST /openai/v1/chat/completions with OpenAI's
- * request checks, error bodies, rate limits and headers. The answer text
+ * request checks, error bodies, rate limits and headers. The response text
  * comes from openai_text.c; this file owns auth, limits, settings and the
  * response envelope.
  *
@@ -67,10 +67,10 @@ struct sandbox_openai {
     int64_t window_minute;
     int64_t window_requests;
     int64_t window_tokens;
-    int64_t served; /* completions answered since the last reset */
+    int64_t served; /* completions served since the last reset */
 };
 
-/* What a request asks for, read once from its body. */
+/* The fields of a request, read once from its body. */
 struct completion_request {
     json_t *body;
     const char *model;
@@ -578,7 +578,7 @@ static int read_numbers(struct http_response *resp,
 
 #define CONTEXT_MAX 32
 
-/* Where in the schema a check is, printed as OpenAI prints it: a Python
+/* The position of a check in the schema, printed as OpenAI prints it: a Python
  * tuple such as ('properties', 'items', 'items'). */
 struct schema_context {
     const char *parts[CONTEXT_MAX];
@@ -773,9 +773,9 @@ static int read_json_schema(struct http_response *resp,
     if (!json_is_true(json_object_get(json_schema, "strict")))
         return 0;
 
-    /* Strict mode accepts only object roots whose every object lists all
-     * its properties as required and forbids others (observed wording;
-     * the error code is null in the bodies quoted by SDK users). */
+    /* Strict mode accepts only an object root, and every object must list
+     * all its properties as required and forbid others. The wording is
+     * observed in errors quoted by SDK users, whose code is null. */
     root_type = json_object_get(request->schema, "type");
     if (!json_is_string(root_type) ||
         strcmp(json_string_value(root_type), "object") != 0) {
@@ -1228,7 +1228,7 @@ static int make_answer(const struct completion_request *request,
         answer->finish_reason = "length";
     } else if (mode == MODE_CONTENT_FILTER) {
         /* NOTE: how much text OpenAI keeps before a filter stop is not
-         * documented; half of it stands in. */
+         * documented, so the sandbox keeps half. */
         cut_bytes(answer->content, strlen(answer->content) / 2);
         answer->tokens = openai_text_tokens(answer->content);
         answer->finish_reason = "content_filter";
@@ -1321,7 +1321,7 @@ static json_t *delta_choice(size_t index, json_t *delta, const char *finish)
 }
 
 /*
- * Writes the whole answer as Server-Sent Events: a role chunk, content in
+ * Writes the whole response as Server-Sent Events: a role chunk, content in
  * pieces of about 64 bytes, a finish chunk per choice, an optional usage
  * chunk and "data: [DONE]".
  */
@@ -1403,7 +1403,7 @@ static void quota_error(struct http_response *resp, enum openai_mode mode)
 
 /*
  * Checks the model, the quota mode and the rate limits under the lock.
- * Returns 0 when the request may go on; otherwise resp holds the error.
+ * Returns 0 when the request may go on; otherwise resp contains the error.
  */
 static int admit(struct sandbox_call *call,
                  const struct completion_request *request,

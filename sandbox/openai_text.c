@@ -21,7 +21,7 @@
 
 enum text_register { REGISTER_BLOG, REGISTER_PRODUCT };
 
-/* What a string field holds, guessed from its name. */
+/* The kind of text a string field contains, guessed from its name. */
 enum field_kind {
     FIELD_SENTENCE,
     FIELD_TITLE,

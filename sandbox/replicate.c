@@ -88,7 +88,7 @@ struct sandbox_replicate {
     int64_t window_creates;
 };
 
-/* What a prediction looks like at one moment of sandbox time. */
+/* The state of a prediction at one moment of sandbox time. */
 struct prediction_view {
     const char *status;
     int64_t started_ms;   /* 0 when it has not started */
@@ -763,8 +763,8 @@ static int is_hex64(const char *text)
 
 /*
  * Finds the model a "version" names: "owner/name:<id>" (any 64-hex id of
- * a known model), "owner/name" (official models only) or a bare id the
- * sandbox knows. Fills resp with Replicate's 422 otherwise.
+ * a known model), "owner/name" (official models only) or a bare id listed
+ * for a model. Fills resp with Replicate's 422 otherwise.
  */
 static int resolve_version(struct sandbox_call *call, const char *version,
                            struct create_request *request)
@@ -1223,7 +1223,7 @@ static void handle_create_by_model(struct sandbox_call *call)
         goto out;
 
     /* Only official models run without a version; community models get
-     * the same answer as an unknown model (uncertain, from the spec). */
+     * the same 404 as an unknown model (uncertain, from the spec). */
     if (!request.model || !request.model->official) {
         not_found(call->resp);
         goto out;
@@ -1313,8 +1313,8 @@ static void handle_list(struct sandbox_call *call)
 /* ---------------------------------------------------------------- */
 /* Output files                                                       */
 
-/* What a download needs, copied under the lock so that rendering can run
- * without it. */
+/* The inputs of one file render, copied under the lock so that rendering can
+ * run without it. */
 struct render_job {
     const struct replicate_model *model;
     struct replicate_output_plan plan;
@@ -1327,7 +1327,7 @@ struct render_job {
 static void file_not_found(struct http_response *resp)
 {
     /* NOTE: what replicate.delivery sends for a deleted file is not
-     * documented; a plain 404 stands in. */
+     * documented, so the sandbox sends a plain 404. */
     http_response_bytes(resp, 404, "text/plain; charset=utf-8", "Not Found\n",
                         10);
 }
@@ -1374,7 +1374,7 @@ static int find_file(struct sandbox *sb, const char *id, const char *name,
 }
 
 /* Keeps rendered bytes for later downloads, if the prediction is still
- * there and nobody stored them first. Takes out. */
+ * there and no other download stored them first. Takes out. */
 static void cache_file(struct sandbox *sb, const char *id, int index,
                        struct buf *out)
 {

@@ -1,6 +1,6 @@
 /*
  * The sandbox's OpenAI chat completions through HTTP against the real
- * sitesmith-sandbox process: schema-shaped answers, determinism, request
+ * sitesmith-sandbox process: schema-shaped responses, determinism, request
  * checks, keys, rate limits, quota errors and the generation failures
  * (length, refusal, content_filter, invalid JSON).
  */
@@ -670,7 +670,7 @@ static void latency_does_not_block_others(void **state)
     assert_int_equal(pthread_create(&thread, NULL, slow_completion, &call), 0);
     clock_sleep_ms(100);
 
-    /* The sandbox answers other calls while the completion sleeps. */
+    /* The sandbox serves other calls while the completion sleeps. */
     json_decref(ai_sandbox_json(&sandbox, "GET", "/__sandbox/requests", NULL,
                                 NULL, 200));
     control_ms = clock_monotonic_ms() - started;

@@ -31,7 +31,7 @@ void ai_sandbox_stop(struct ai_sandbox *sandbox);
  * Sends method path (below base_url) with the NULL-ended "Name: value"
  * headers and an optional JSON body. Fills resp (release it with
  * http_client_response_release()) and returns its status; fails the test
- * when no answer arrives.
+ * when no response arrives.
  */
 long ai_sandbox_send(struct ai_sandbox *sandbox, const char *method,
                      const char *path, const char *const *headers,
@@ -52,7 +52,7 @@ void ai_sandbox_configure(struct ai_sandbox *sandbox,
 /* Moves the sandbox clock forward by seconds. */
 void ai_sandbox_advance(struct ai_sandbox *sandbox, int64_t seconds);
 
-/* POST /__sandbox/reset: forgets all state and settings. */
+/* POST /__sandbox/reset: clears all state and settings. */
 void ai_sandbox_reset(struct ai_sandbox *sandbox);
 
 /*
