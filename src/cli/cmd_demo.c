@@ -6,7 +6,7 @@
  * Wix Blog stored it.
  */
 #include "auth/token.h"
-#include "cli/child.h"
+#include "core/child.h"
 #include "cli/cli.h"
 #include "core/clock.h"
 #include "core/crypto.h"

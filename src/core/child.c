@@ -1,4 +1,4 @@
-#include "cli/child.h"
+#include "core/child.h"
 
 #include "core/clock.h"
 

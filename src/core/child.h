@@ -3,8 +3,8 @@
  * sitesmith-sandbox and sitesmith serve): start with a piped stdout, read
  * the "listening on URL" line, stop with SIGTERM.
  */
-#ifndef SITESMITH_CLI_CHILD_H
-#define SITESMITH_CLI_CHILD_H
+#ifndef SITESMITH_CORE_CHILD_H
+#define SITESMITH_CORE_CHILD_H
 
 #include "core/error.h"
 
