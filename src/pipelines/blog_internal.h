@@ -1,0 +1,291 @@
+/*
+ * Internals of the blog pipeline, shared by blog*.c. Not for use outside
+ * src/pipelines (tests may call them).
+ *
+ * What a blog generation keeps in the store:
+ *   input        the validated request {topic, keywords, tone, language}
+ *   checkpoints  "ideas"     {round, ideas[], avoid[], site{...}, model}
+ *                "selection" {index, idea}
+ *                "write"     {post{...}, model}
+ *                "image"     {prediction_id, model, created_at_ms}, and
+ *                            once downloaded also output_url,
+ *                            output_at_ms, path, content_type, bytes,
+ *                            width, height
+ *                "publish"   {media_id, media_url, width, height,
+ *                             member_id, draft_post_id, draft_url}
+ *                "usage"     OpenAI tokens of every call so far
+ *   wix_ids      mediaId, draftPostId
+ *   result       {draft_post_id, draft_url, media_id, ...} once done
+ */
+#ifndef SITESMITH_PIPELINES_BLOG_INTERNAL_H
+#define SITESMITH_PIPELINES_BLOG_INTERNAL_H
+
+#include "ai/openai.h"
+#include "core/config.h"
+#include "pipelines/blog.h"
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* Request limits (docs/openapi.yaml, BlogRequest). */
+#define BLOG_TOPIC_MAX 300
+#define BLOG_KEYWORDS_MAX 20
+#define BLOG_KEYWORD_MAX 60
+#define BLOG_TONE_MAX 40
+#define BLOG_LANGUAGE_MAX 35
+
+/* Output limits that the write step enforces. Wix caps the title at 100
+ * and the excerpt at 140 characters; the SEO limits are the lengths that
+ * search engines show in full. */
+#define BLOG_TITLE_MAX 100
+#define BLOG_EXCERPT_MAX 140
+#define BLOG_SEO_TITLE_MAX 70
+#define BLOG_META_DESCRIPTION_MAX 160
+#define BLOG_HASHTAGS_MAX 10
+#define BLOG_HASHTAG_MAX 100
+#define BLOG_IDEAS_MIN 3
+#define BLOG_IDEAS_MAX 5
+
+/* Settings of the pipeline, read from the configuration. */
+struct blog_settings {
+    char image_model[160];    /* SITESMITH_REPLICATE_IMAGE_MODEL */
+    char image_format[8];     /* SITESMITH_BLOG_IMAGE_FORMAT: webp, png */
+    int64_t ideas_max_tokens; /* SITESMITH_BLOG_IDEAS_MAX_TOKENS */
+    int64_t write_max_tokens; /* SITESMITH_BLOG_WRITE_MAX_TOKENS */
+    int64_t image_max_bytes;  /* SITESMITH_BLOG_IMAGE_MAX_BYTES */
+    int64_t media_timeout_ms; /* SITESMITH_BLOG_MEDIA_TIMEOUT */
+    int64_t image_url_ttl_ms; /* SITESMITH_BLOG_IMAGE_URL_TTL */
+    int64_t product_sample;   /* SITESMITH_BLOG_PRODUCT_SAMPLE */
+};
+
+/*
+ * Reads the settings, with defaults, and fails with a message naming the
+ * variable on an invalid value. app_open() calls it once so that a bad
+ * value stops the program at start.
+ */
+int blog_settings_read(const struct config *cfg, struct blog_settings *out,
+                       struct error *err);
+
+/* ------------------------------------------------------------------ */
+/* Requests (blog_request.c)                                           */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Checks a request and returns its normalized form (a new object with
+ * topic, keywords, tone and language, defaults filled in), or NULL with
+ * err set to ERR_INVALID and err->code naming the field.
+ */
+json_t *blog_request_validate(const json_t *request, struct error *err);
+
+/*
+ * Reads a blog generation of instance_id in tx, locking it when for_update
+ * is set. A missing id, another site's id or another kind is
+ * ERR_NOT_FOUND. Free out with store_generation_clear().
+ */
+int blog_generation_load(struct store_tx *tx, const char *instance_id,
+                         const char *id, int for_update,
+                         struct store_generation *out, struct error *err);
+
+/* True for done, failed and cancelled. */
+int blog_state_ended(const char *state);
+
+/* ------------------------------------------------------------------ */
+/* Jobs (blog_job.c)                                                   */
+/* ------------------------------------------------------------------ */
+
+/* A job being run, with the generation as it was when the job began. */
+struct blog_job {
+    struct app *app;
+    struct queue_job *job;
+    struct blog_settings settings;
+    struct store_generation gen;
+    json_t *input;       /* gen.input parsed */
+    json_t *checkpoints; /* gen.checkpoints parsed */
+    json_t *payload;     /* job->payload parsed */
+};
+
+/*
+ * One step of the pipeline. work runs outside any transaction and makes
+ * the external calls; it sets *output (a new reference) to what advance
+ * writes. advance runs in the transaction that finishes the job, with the
+ * generation locked and still in state. abandoned (may be NULL) runs there
+ * instead when the generation left state meanwhile (cancelled), to record
+ * anything work created. work may set *output to NULL only when the
+ * generation was cancelled.
+ */
+struct blog_step {
+    const char *kind;
+    const char *state;
+    int (*work)(struct blog_job *bj, json_t **output, struct error *err);
+    int (*advance)(struct blog_job *bj, struct store_tx *tx,
+                   const json_t *output, struct error *err);
+    int (*abandoned)(struct blog_job *bj, struct store_tx *tx,
+                     const json_t *output, struct error *err);
+    /* Called after advance committed (may be NULL). */
+    void (*committed)(struct blog_job *bj, const json_t *output);
+};
+
+/*
+ * Runs a step as a queue handler: loads the generation, skips the job when
+ * the generation is no longer in step->state, calls work, then advance (or
+ * abandoned) and queue_finish() in one transaction. Counts the outcome in
+ * sitesmith_jobs_total.
+ */
+int blog_step_run(const struct blog_step *step, struct store *st,
+                  struct queue_job *job, void *arg, struct error *err);
+
+/* The queue's hook for a job that failed for good: marks the generation
+ * failed with cause and releases its credits, in tx. */
+int blog_job_failed(struct store_tx *tx, const struct queue_job *job,
+                    const struct error *cause, void *arg, struct error *err);
+
+/* checkpoints[name] of the job's generation, borrowed, or NULL. */
+json_t *blog_checkpoint(const struct blog_job *bj, const char *name);
+
+/*
+ * Rereads the generation's state in a short transaction: 1 when it is
+ * still in state, 0 when it moved on (cancelled), -1 on error.
+ */
+int blog_still_in_state(struct blog_job *bj, const char *state,
+                        struct error *err);
+
+/* Stores checkpoints[step] = output (an object) in tx. */
+int blog_write_checkpoint(struct store_tx *tx, const char *id, const char *step,
+                          const json_t *output, struct error *err);
+
+/* Channel woken when a generation changes state (store_notify). */
+#define BLOG_CHANNEL "sitesmith_blog"
+
+/*
+ * Moves generation id from state from to state to in tx, and wakes the
+ * listeners of BLOG_CHANNEL when tx commits. ERR_CONFLICT when the
+ * generation was not in from.
+ */
+int blog_set_state(struct store_tx *tx, const char *id, const char *from,
+                   const char *to, struct error *err);
+
+/*
+ * Enqueues the job of kind for generation id in tx, with the unique key
+ * "gen/<id>/<kind>" (plus "/<round>" when round > 0).
+ */
+int blog_enqueue(struct store_tx *tx, const char *instance_id, const char *id,
+                 const char *kind, int round, struct error *err);
+
+/*
+ * The effects ledger (see store_effect_begin), each call in a short
+ * transaction of its own so that the intent is committed before the
+ * remote call. blog_effect_read returns 1 when found (free out with
+ * store_effect_clear), 0 when not; blog_effect_begin 1 when the intent is
+ * new, 0 when it existed (out holds it).
+ */
+int blog_effect_read(struct blog_job *bj, const char *key,
+                     struct store_effect *out, struct error *err);
+int blog_effect_begin(struct blog_job *bj, const char *key,
+                      struct store_effect *out, struct error *err);
+int blog_effect_done(struct blog_job *bj, const char *key,
+                     const char *remote_id, struct error *err);
+
+/* ------------------------------------------------------------------ */
+/* OpenAI calls (blog_ai.c)                                            */
+/* ------------------------------------------------------------------ */
+
+/*
+ * Sends request with app's client, counts its tokens in the metrics under
+ * step, and adds them to the generation's "usage" checkpoint: in tx_usage
+ * form {prompt_tokens, completion_tokens, total_tokens, calls}. The usage
+ * of an unusable answer (finish_reason length, say) is stored at once in a
+ * transaction of its own, because those tokens are billed too.
+ */
+int blog_ai_call(struct blog_job *bj, const char *step,
+                 const struct openai_request *request,
+                 struct openai_result *result, struct error *err);
+
+/* Adds usage (an object as above) to the "usage" checkpoint, in tx. */
+int blog_add_usage(struct store_tx *tx, const char *id, const json_t *usage,
+                   struct error *err);
+
+/* {prompt_tokens, completion_tokens, total_tokens, calls: 1}, new. */
+json_t *blog_usage_json(const struct openai_usage *usage);
+
+struct buf;
+
+/* Appends "label: value\n" when value is a non-empty string. */
+void blog_prompt_line(struct buf *out, const char *label, const json_t *value);
+
+/* Appends "label: a, b, c\n" when values is a non-empty array. */
+void blog_prompt_words(struct buf *out, const char *label,
+                       const json_t *values);
+
+/* Appends the owner's topic, keywords, tone and language from input. */
+void blog_prompt_wishes(struct buf *out, const json_t *input);
+
+/* ------------------------------------------------------------------ */
+/* Steps                                                               */
+/* ------------------------------------------------------------------ */
+
+extern const struct blog_step blog_ideas_step;   /* blog_ideas.c */
+extern const struct blog_step blog_write_step;   /* blog_write.c */
+extern const struct blog_step blog_image_step;   /* blog_image.c */
+extern const struct blog_step blog_publish_step; /* blog_publish.c */
+
+/*
+ * Fits text into max characters (code points) for a field that may be
+ * shortened: cuts at the last word boundary that keeps at least 60% of
+ * max, drops trailing punctuation, and appends "…" when ellipsis is set
+ * (counted within max). Returns a new string (the text itself when it
+ * fits), or NULL when there is no such boundary. Trims spaces either way.
+ */
+char *blog_fit_text(const char *text, size_t max, int ellipsis);
+
+/* Number of Unicode code points in UTF-8 text. */
+size_t blog_utf8_length(const char *text);
+
+/*
+ * Checks and fits the written post in place: title, excerpt, SEO title and
+ * meta description within their limits (shortened at a word boundary,
+ * else ERR_PERMANENT naming the field and its length), hashtags cleaned
+ * ('#' and spaces removed, too long or repeated ones dropped, at most
+ * BLOG_HASHTAGS_MAX), a body with text in it.
+ */
+int blog_post_fit(json_t *post, struct error *err);
+
+/* ------------------------------------------------------------------ */
+/* Cover media (blog_media.c)                                          */
+/* ------------------------------------------------------------------ */
+
+struct wix_client;
+
+/* The cover as the Media Manager has it, READY. */
+struct blog_media {
+    char id[256];
+    char url[1024];
+    int width;
+    int height;
+};
+
+/*
+ * Makes sure the generation's cover image is a READY file in the site's
+ * Media Manager, exactly once: imports it from the Replicate URL while the
+ * URL is younger than the configured age, else uploads the kept bytes; a
+ * FAILED import falls back to the upload once. Each creation is recorded
+ * in the effects ledger before the call ("gen/<id>/media" and
+ * "gen/<id>/media-upload") and completed with the file id right after it,
+ * and a retry that finds an intent without an id searches the Media
+ * Manager for the file by its display name before creating it again.
+ */
+int blog_media_ensure(struct blog_job *bj, struct wix_client *client,
+                      const json_t *image, struct blog_media *out,
+                      struct error *err);
+
+/* ------------------------------------------------------------------ */
+/* JSON views (blog_json.c)                                            */
+/* ------------------------------------------------------------------ */
+
+/* The API view of a generation (see blog_generation_json); new. */
+json_t *blog_view(const struct store_generation *gen, struct error *err);
+
+/* The error kind whose error_kind_name() is name; ERR_PERMANENT if none. */
+enum error_kind blog_error_kind_from_name(const char *name);
+
+#endif
