@@ -12,6 +12,10 @@
 #include <string.h>
 #include <strings.h>
 
+/* Beyond these, Markdown is parsed without tables (see tables_are_safe). */
+#define TABLE_DELIMITER_ROWS_MAX 64
+#define TABLE_LINE_PIPES_MAX 128
+
 /* Width and height Wix's own examples give table columns and rows. */
 #define TABLE_ROW_HEIGHT 47
 #define TABLE_COLUMN_MIN_WIDTH 120
@@ -27,6 +31,7 @@ struct conv {
     const struct ricos_options *opts;
     struct error *err;
     size_t max_bytes;
+    size_t size_floor; /* bytes the document's JSON has at least so far */
 };
 
 /* The decorations of a run of text. */
@@ -66,8 +71,12 @@ struct sink {
 static int convert_children(struct conv *c, cmark_node *parent, json_t *out,
                             enum context ctx, int depth);
 
+/* Reports a failed allocation, unless a more precise error (a limit, the
+ * resolver) made the allocation's input missing. */
 static int out_of_memory(struct conv *c)
 {
+    if (c->err && c->err->kind != ERR_NONE)
+        return -1;
     return error_set(c->err, ERR_PERMANENT,
                      "failed to build the rich-content document: out of "
                      "memory or text that is not valid UTF-8");
@@ -100,11 +109,30 @@ static const char *literal_of(cmark_node *node)
     return literal ? literal : "";
 }
 
+/*
+ * Adds to the least size the document will have. Failing as soon as that
+ * passes the limit keeps a huge document from being built only to be
+ * rejected.
+ */
+static int grow(struct conv *c, size_t bytes)
+{
+    c->size_floor += bytes;
+    if (c->size_floor <= c->max_bytes)
+        return 0;
+    return error_set(c->err, ERR_INVALID,
+                     "the rich-content document is over the limit of %zu "
+                     "bytes; shorten the post",
+                     c->max_bytes);
+}
+
 /* A new {"type", "id", "nodes": []}, or NULL. assign_ids() sets the id. */
 static json_t *node_new(struct conv *c, const char *type)
 {
     json_t *node;
 
+    /* {"type":"","id":"n1","nodes":[]} is 30 bytes plus the type. */
+    if (grow(c, strlen(type) + 30) != 0)
+        return NULL;
     node = json_pack("{s:s, s:s, s:[]}", "type", type, "id", "", "nodes");
     if (!node)
         out_of_memory(c);
@@ -181,10 +209,16 @@ static json_t *text_node(struct conv *c, const char *text, size_t len,
                          const struct style *style, int bold_all)
 {
     json_t *node = node_new(c, "TEXT");
-    json_t *data = json_object();
+    json_t *data;
     char *copy = NULL;
 
-    if (!node || put(node, "textData", data) != 0)
+    /* ,"textData":{"text":"","decorations":[]} is 38 bytes. */
+    if (!node || grow(c, len + 38) != 0) {
+        json_decref(node);
+        return NULL;
+    }
+    data = json_object();
+    if (put(node, "textData", data) != 0)
         goto fail;
     if (memchr(text, '\n', len) || memchr(text, '\r', len)) {
         copy = malloc(len + 1);
@@ -433,9 +467,13 @@ static int sink_close(struct sink *s)
                               json_pack("{s:i}", "level", s->heading_level));
     else
         node = paragraph_new(c, s->alignment);
-    if (!node || put(node, "nodes", runs) != 0) {
+    if (!node) {
+        json_decref(runs);
+        return -1;
+    }
+    if (put(node, "nodes", runs) != 0) {
         json_decref(node);
-        return node ? out_of_memory(c) : -1;
+        return out_of_memory(c);
     }
     return append(c, s->out, node);
 }
@@ -1116,10 +1154,65 @@ static void register_extensions(void)
     cmark_gfm_core_extensions_ensure_registered();
 }
 
-/* Parses with the GFM extensions; invalid UTF-8 becomes U+FFFD. */
+/* Whether a line (without its container markers) could be a table's
+ * delimiter row, such as "|---|:-:|". */
+static int is_delimiter_row(const char *line, size_t len)
+{
+    int has_dash = 0;
+    int has_pipe = 0;
+    size_t i = 0;
+
+    while (i < len && (line[i] == ' ' || line[i] == '\t' || line[i] == '>'))
+        i++;
+    for (; i < len; i++) {
+        if (line[i] == '-')
+            has_dash = 1;
+        else if (line[i] == '|')
+            has_pipe = 1;
+        else if (line[i] != ':' && line[i] != ' ' && line[i] != '\t')
+            return 0;
+    }
+    return has_dash && has_pipe;
+}
+
+/*
+ * Whether cmark-gfm's table extension can parse text in reasonable time.
+ * In 0.29.0.gfm.6 (Debian 12) it parses the open paragraph again at every
+ * delimiter row, and a row's cells in quadratic time: 400 KB of
+ * "|a|a...\n|-|\n" took 121 s on a 2-core machine, and 2.3 s within
+ * these bounds.
+ */
+static int tables_are_safe(const char *text, size_t len)
+{
+    const char *end = text + len;
+    size_t delimiter_rows = 0;
+
+    for (const char *p = text; p < end;) {
+        const char *line = p;
+        size_t line_len = next_line(p, end, &p);
+
+        if (memchr(line, '|', line_len) == NULL)
+            continue;
+        if (is_delimiter_row(line, line_len) &&
+            ++delimiter_rows > TABLE_DELIMITER_ROWS_MAX)
+            return 0;
+        for (size_t i = 0, pipes = 0; i < line_len; i++) {
+            if (line[i] == '|' && ++pipes > TABLE_LINE_PIPES_MAX)
+                return 0;
+        }
+    }
+    return 1;
+}
+
+/*
+ * Parses with the GFM extensions; invalid UTF-8 becomes U+FFFD. Markdown
+ * that would make the table extension too slow is parsed without it, so
+ * that its tables stay text.
+ */
 static cmark_node *parse_markdown(const char *text, size_t len)
 {
     static const char *const names[] = {"table", "strikethrough", "autolink"};
+    int skip_tables = !tables_are_safe(text, len);
     cmark_parser *parser;
     cmark_node *root;
 
@@ -1127,7 +1220,8 @@ static cmark_node *parse_markdown(const char *text, size_t len)
     parser = cmark_parser_new(CMARK_OPT_VALIDATE_UTF8);
     if (!parser)
         return NULL;
-    for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+    for (size_t i = skip_tables ? 1 : 0; i < sizeof(names) / sizeof(names[0]);
+         i++) {
         cmark_syntax_extension *ext = cmark_find_syntax_extension(names[i]);
 
         if (!ext || !cmark_parser_attach_syntax_extension(parser, ext)) {
@@ -1204,6 +1298,7 @@ json_t *ricos_from_markdown(const char *markdown, size_t len,
     cmark_node *root;
     json_t *doc;
 
+    error_clear(err);
     memset(&c, 0, sizeof(c));
     c.opts = opts ? opts : &defaults;
     c.err = err;

@@ -35,6 +35,10 @@
  * - Images become IMAGE nodes only at the top level and only when the
  *   resolver maps the URL to a Wix media file; otherwise they follow
  *   ricos_options.unresolved_images.
+ * - Markdown with more than 64 table delimiter rows ("|---|"), or a line
+ *   with more than 128 '|', is parsed without the table extension, so its
+ *   tables stay text: cmark-gfm 0.29.0.gfm.6 parses such input in
+ *   quadratic time.
  * - Empty or whitespace-only Markdown gives {"nodes":[]}.
  * - Node ids are "n1", "n2", ... in document order (depth first), so the
  *   same input and options always give the same document.
@@ -116,6 +120,10 @@ struct ricos_options {
  * ERR_INVALID when the Markdown or the document exceeds the byte limit or
  * nests too deep, the resolver's error when it fails, ERR_PERMANENT when
  * memory runs out. Any thread may call it; opts is only read.
+ *
+ * Cost, measured on a 2-core machine: about 6 ms for an 8 KB post, and at
+ * most about 1.6 s for the slowest 400 KB inputs found (cmark-gfm's
+ * autolink extension on "a@b.a@b..." is the slowest).
  */
 json_t *ricos_from_markdown(const char *markdown, size_t len,
                             const struct ricos_options *opts,

@@ -674,6 +674,83 @@ static void test_long_document_under_limit(void **state)
     buf_free(&markdown);
 }
 
+/* The size check is exact: a limit of the document's own size passes. */
+static void test_limit_equal_to_size_accepted(void **state)
+{
+    static const char markdown[] =
+        "# T\xC3\xA9st \"quoted\"\n\n- a\n  1. *b* [l](https://l.x)\n\n"
+        "> q\n\n| h |\n|---|\n| c |\n\n```\nx\n\ny\n```\n\n---\n\n"
+        "![i](https://img.test/i.png) tail\\\nend";
+    struct ricos_options opts = {.resolve_image = test_resolver};
+    json_t *doc = convert_ok(markdown, sizeof(markdown) - 1, &opts);
+    size_t size = json_dumpb(doc, NULL, 0, JSON_COMPACT);
+    struct error err;
+
+    (void)state;
+    json_decref(doc);
+    opts.max_bytes = size;
+    json_decref(convert_ok(markdown, sizeof(markdown) - 1, &opts));
+
+    opts.max_bytes = size - 1;
+    error_clear(&err);
+    assert_null(
+        ricos_from_markdown(markdown, sizeof(markdown) - 1, &opts, &err));
+    assert_int_equal(err.kind, ERR_INVALID);
+    assert_non_null(strstr(err.message, "over the limit"));
+}
+
+static size_t count_type(const json_t *doc, const char *type)
+{
+    const json_t *node;
+    size_t i;
+    size_t count = 0;
+
+    json_array_foreach(json_object_get(doc, "nodes"), i, node)
+    {
+        const char *node_type =
+            json_string_value(json_object_get(node, "type"));
+
+        count += strcmp(node_type, type) == 0;
+    }
+    return count;
+}
+
+/* Past 64 delimiter rows or 128 pipes in a line, tables stay text, since
+ * cmark-gfm's table parsing turns quadratic there. */
+static void test_table_limits(void **state)
+{
+    struct buf markdown;
+    json_t *doc;
+
+    (void)state;
+    buf_init(&markdown, 64 * 1024);
+    for (int i = 0; i < 64; i++)
+        buf_printf(&markdown, "| t%d |\n|---|\n| c |\n\n", i);
+    doc = convert_ok(markdown.data, markdown.len, NULL);
+    assert_int_equal(count_type(doc, "TABLE"), 64);
+    json_decref(doc);
+
+    buf_append_str(&markdown, "| t64 |\n|---|\n| c |\n");
+    doc = convert_ok(markdown.data, markdown.len, NULL);
+    assert_int_equal(count_type(doc, "TABLE"), 0);
+    assert_int_equal(count_type(doc, "PARAGRAPH"), 65);
+    json_decref(doc);
+
+    for (int columns = 127; columns <= 128; columns++) {
+        buf_reset(&markdown);
+        for (int i = 0; i < columns; i++)
+            buf_append_str(&markdown, "| a ");
+        buf_append_str(&markdown, "|\n");
+        for (int i = 0; i < columns; i++)
+            buf_append_str(&markdown, "|---");
+        buf_append_str(&markdown, "|\n");
+        doc = convert_ok(markdown.data, markdown.len, NULL);
+        assert_int_equal(count_type(doc, "TABLE"), columns == 127 ? 1 : 0);
+        json_decref(doc);
+    }
+    buf_free(&markdown);
+}
+
 static void test_nesting_limit(void **state)
 {
     struct buf markdown;
@@ -1024,6 +1101,8 @@ int main(void)
         cmocka_unit_test(test_input_at_limit_accepted),
         cmocka_unit_test(test_document_over_limit),
         cmocka_unit_test(test_long_document_under_limit),
+        cmocka_unit_test(test_limit_equal_to_size_accepted),
+        cmocka_unit_test(test_table_limits),
         cmocka_unit_test(test_nesting_limit),
         cmocka_unit_test(test_deep_inline_nesting),
         cmocka_unit_test(test_resolver_called_for_top_level_images),
