@@ -356,6 +356,25 @@ static void *worker_main(void *arg)
     return NULL;
 }
 
+/*
+ * Copies the id, kind and lease token of worker i's running job, so that
+ * the job can be extended or released without holding the lock while the
+ * worker may free it. Returns 0 when the worker is idle.
+ */
+static int copy_running(struct queue_pool *pool, int i, struct queue_job *copy)
+{
+    memset(copy, 0, sizeof(*copy));
+    pthread_mutex_lock(&pool->lock);
+    if (pool->workers[i].job) {
+        copy->id = pool->workers[i].job->id;
+        memcpy(copy->kind, pool->workers[i].job->kind, sizeof(copy->kind));
+        memcpy(copy->lease_token, pool->workers[i].job->lease_token,
+               sizeof(copy->lease_token));
+    }
+    pthread_mutex_unlock(&pool->lock);
+    return copy->id != 0;
+}
+
 /* Extends the lease of every running job; runs on the keeper thread. */
 static void extend_leases(struct queue_pool *pool)
 {
@@ -363,16 +382,7 @@ static void extend_leases(struct queue_pool *pool)
         struct queue_job copy;
         struct error err;
 
-        memset(&copy, 0, sizeof(copy));
-        pthread_mutex_lock(&pool->lock);
-        if (pool->workers[i].job) {
-            copy.id = pool->workers[i].job->id;
-            memcpy(copy.kind, pool->workers[i].job->kind, sizeof(copy.kind));
-            memcpy(copy.lease_token, pool->workers[i].job->lease_token,
-                   sizeof(copy.lease_token));
-        }
-        pthread_mutex_unlock(&pool->lock);
-        if (copy.id == 0)
+        if (!copy_running(pool, i, &copy))
             continue;
         error_clear(&err);
         if (queue_extend(pool->st, &copy, pool->o.lease_ms, &err) != 0)
@@ -484,16 +494,7 @@ static void release_running(struct queue_pool *pool)
         struct queue_job copy;
         struct error err;
 
-        memset(&copy, 0, sizeof(copy));
-        pthread_mutex_lock(&pool->lock);
-        if (pool->workers[i].job) {
-            copy.id = pool->workers[i].job->id;
-            memcpy(copy.kind, pool->workers[i].job->kind, sizeof(copy.kind));
-            memcpy(copy.lease_token, pool->workers[i].job->lease_token,
-                   sizeof(copy.lease_token));
-        }
-        pthread_mutex_unlock(&pool->lock);
-        if (copy.id == 0)
+        if (!copy_running(pool, i, &copy))
             continue;
         error_clear(&err);
         if (queue_release(pool->st, &copy, &err) == 0)

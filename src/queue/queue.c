@@ -426,26 +426,41 @@ static int lease_lost(const struct queue_job *job, struct error *err)
     return -1;
 }
 
+/*
+ * Runs one UPDATE of jobs in a transaction of its own and sets *changes.
+ * With notify set, wakes waiting workers when rows changed.
+ */
+static int update_jobs(struct store *st, const char *sql,
+                       const struct store_value *params, size_t count,
+                       int notify, int64_t *changes, struct error *err)
+{
+    struct store_tx *tx = store_begin(st, err);
+
+    *changes = 0;
+    if (!tx)
+        return -1;
+    if (store_run(tx, sql, params, count, changes, err) != 0 ||
+        (notify && *changes > 0 && store_notify(tx, QUEUE_CHANNEL, err) != 0)) {
+        store_rollback(tx);
+        return -1;
+    }
+    return store_commit(tx, err);
+}
+
 int queue_extend(struct store *st, struct queue_job *job, int64_t lease_ms,
                  struct error *err)
 {
     int64_t now = clock_now_ms();
     int64_t expires = now + (lease_ms > 0 ? lease_ms : QUEUE_DEFAULT_LEASE_MS);
-    struct store_tx *tx = store_begin(st, err);
-    int64_t changes = 0;
+    int64_t changes;
 
-    if (!tx)
-        return -1;
-    if (store_run(tx,
-                  "UPDATE jobs SET lease_expires_at = ?, updated_at = ? "
-                  "WHERE id = ? AND lease_token = ? AND state = 'running'",
-                  STORE_ARGS(STORE_INT(expires), STORE_INT(now),
-                             STORE_INT(job->id), STORE_TEXT(job->lease_token)),
-                  &changes, err) != 0) {
-        store_rollback(tx);
-        return -1;
-    }
-    if (store_commit(tx, err) != 0)
+    if (update_jobs(st,
+                    "UPDATE jobs SET lease_expires_at = ?, updated_at = ? "
+                    "WHERE id = ? AND lease_token = ? AND state = 'running'",
+                    STORE_ARGS(STORE_INT(expires), STORE_INT(now),
+                               STORE_INT(job->id),
+                               STORE_TEXT(job->lease_token)),
+                    0, &changes, err) != 0)
         return -1;
     if (changes == 0)
         return lease_lost(job, err);
@@ -533,24 +548,17 @@ int queue_fail(struct store_tx *tx, struct queue_job *job,
 int queue_release(struct store *st, struct queue_job *job, struct error *err)
 {
     int64_t now = clock_now_ms();
-    struct store_tx *tx = store_begin(st, err);
-    int64_t changes = 0;
+    int64_t changes;
 
-    if (!tx)
-        return -1;
-    if (store_run(tx,
-                  "UPDATE jobs SET state = 'queued', attempts = attempts - 1, "
-                  "run_at = ?, lease_token = NULL, lease_expires_at = NULL, "
-                  "updated_at = ? WHERE id = ? AND lease_token = ? AND "
-                  "state = 'running'",
-                  STORE_ARGS(STORE_INT(now), STORE_INT(now), STORE_INT(job->id),
-                             STORE_TEXT(job->lease_token)),
-                  &changes, err) != 0 ||
-        (changes > 0 && store_notify(tx, QUEUE_CHANNEL, err) != 0)) {
-        store_rollback(tx);
-        return -1;
-    }
-    if (store_commit(tx, err) != 0)
+    if (update_jobs(st,
+                    "UPDATE jobs SET state = 'queued', "
+                    "attempts = attempts - 1, run_at = ?, lease_token = NULL, "
+                    "lease_expires_at = NULL, updated_at = ? WHERE id = ? AND "
+                    "lease_token = ? AND state = 'running'",
+                    STORE_ARGS(STORE_INT(now), STORE_INT(now),
+                               STORE_INT(job->id),
+                               STORE_TEXT(job->lease_token)),
+                    1, &changes, err) != 0)
         return -1;
     return changes > 0 ? 0 : lease_lost(job, err);
 }
@@ -558,24 +566,16 @@ int queue_release(struct store *st, struct queue_job *job, struct error *err)
 int queue_rescue_expired(struct store *st, int64_t *count, struct error *err)
 {
     int64_t now = clock_now_ms();
-    struct store_tx *tx = store_begin(st, err);
-    int64_t changes = 0;
+    int64_t changes;
 
-    if (!tx)
-        return -1;
-    if (store_run(tx,
-                  "UPDATE jobs SET state = 'queued', run_at = ?, "
-                  "lease_token = NULL, lease_expires_at = NULL, "
-                  "last_error = 'lease expired: the worker stopped or lost "
-                  "the database', updated_at = ? "
-                  "WHERE state = 'running' AND lease_expires_at < ?",
-                  STORE_ARGS(STORE_INT(now), STORE_INT(now), STORE_INT(now)),
-                  &changes, err) != 0 ||
-        (changes > 0 && store_notify(tx, QUEUE_CHANNEL, err) != 0)) {
-        store_rollback(tx);
-        return -1;
-    }
-    if (store_commit(tx, err) != 0)
+    if (update_jobs(st,
+                    "UPDATE jobs SET state = 'queued', run_at = ?, "
+                    "lease_token = NULL, lease_expires_at = NULL, "
+                    "last_error = 'lease expired: the worker stopped or lost "
+                    "the database', updated_at = ? "
+                    "WHERE state = 'running' AND lease_expires_at < ?",
+                    STORE_ARGS(STORE_INT(now), STORE_INT(now), STORE_INT(now)),
+                    1, &changes, err) != 0)
         return -1;
     if (changes > 0)
         log_warn("queue", "rescued jobs with expired leases count=%" PRId64,

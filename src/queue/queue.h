@@ -6,9 +6,9 @@
  * back to queued after a failure (with backoff) or an expired lease, or
  * failed after its last attempt or a permanent error, or cancelled while
  * queued. A job's handler makes its final writes and queue_finish() in one
- * transaction; queue_finish() succeeds only while the caller still holds
- * the lease, so a job whose lease was taken over by another worker can't
- * commit its effects a second time.
+ * transaction. queue_finish() succeeds only while the caller still holds
+ * the lease, so a job that another worker took over after its lease
+ * expired can't commit its effects a second time.
  *
  * Every time decision (run-at, lease expiry, backoff) reads clock_now_ms().
  */
@@ -258,8 +258,8 @@ int queue_pool_start(struct queue_pool *pool, struct error *err);
 /*
  * Graceful shutdown: stops claiming, waits up to the grace period for
  * running jobs, then returns the jobs still running to the queue. Returns
- * how many handlers were still running; they can no longer finish their
- * jobs (the lease is gone) and queue_pool_free() waits for them, so a
+ * how many handlers were still running. Those can no longer finish their
+ * jobs, because the lease is gone. queue_pool_free() waits for them, so a
  * process about to exit may skip it. Safe to call from any thread but a
  * pool worker, and more than once.
  */

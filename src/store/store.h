@@ -10,8 +10,8 @@
  * All work happens inside a transaction (struct store_tx). A caller begins
  * one, passes it to several calls (write generation state, enqueue the next
  * job, capture credits, finish the current job), then commits or rolls
- * back. A thread holds at most one transaction at a time: beginning a
- * second one on the same thread may wait forever on SQLite.
+ * back. A thread may have only one transaction open at a time, because
+ * beginning a second one on the same thread may wait forever on SQLite.
  *
  * SQL is written once for both backends: parameters are "?" (converted to
  * $1, $2, ... for PostgreSQL), values are bound with STORE_INT/STORE_TEXT,
@@ -110,8 +110,9 @@ struct store_tx *store_begin(struct store *st, struct error *err);
 struct store_tx *store_begin_read(struct store *st, struct error *err);
 
 /*
- * Commits and frees tx, also on failure (then nothing was written and err
- * says why; ERR_RETRYABLE for serialization failures and busy databases).
+ * Commits and frees tx, also on failure. Then nothing was written and err
+ * describes the failure (ERR_RETRYABLE for serialization failures and busy
+ * databases).
  * Runs the store_notify() wake-ups queued in tx after the commit.
  */
 int store_commit(struct store_tx *tx, struct error *err);
@@ -226,9 +227,10 @@ int store_query_text(struct store_tx *tx, const char *sql,
 int store_notify(struct store_tx *tx, const char *channel, struct error *err);
 
 /*
- * Starts listening on channel for wake-ups from other processes
- * (PostgreSQL LISTEN on a dedicated connection and thread; nothing to do on
- * SQLite, where other processes are only seen by polling). Thread-safe.
+ * Starts listening on channel for wake-ups from other processes. On
+ * PostgreSQL a dedicated connection and thread run LISTEN. On SQLite it
+ * does nothing, because other processes are only seen by polling.
+ * Thread-safe.
  */
 int store_listen(struct store *st, const char *channel, struct error *err);
 
@@ -282,7 +284,7 @@ struct store_schema {
  * (may be NULL), all in one transaction: a failed migration leaves the
  * database as it was. Processes that migrate at once take turns. Fails
  * with ERR_PERMANENT, changing nothing, when the database has a newer
- * version of a listed component than this program knows. applied (may be
+ * version of a listed component than this program supports. applied (may be
  * NULL) receives how many migrations ran.
  */
 int store_migrate(struct store *st, const struct store_schema *const *schemas,
@@ -292,7 +294,7 @@ int store_migrate(struct store *st, const struct store_schema *const *schemas,
 int store_schema_version(struct store *st, const char *component, int *version,
                          struct error *err);
 
-/* The highest version the store's own schema knows. */
+/* The latest version of the store's own schema. */
 int store_latest_version(void);
 
 /* ------------------------------------------------------------------ */
@@ -459,10 +461,11 @@ void store_generation_list_free(struct store_generation *list, size_t count);
 /* ------------------------------------------------------------------ */
 
 /*
- * The credit ledger has one row per operation; the balance row beside it
- * is changed in the same transaction. available never goes below zero.
- * Reserve, capture and release happen at most once per generation: a
- * repeated call returns 0 and changes nothing.
+ * The credit ledger has one row per operation, and the balance row beside
+ * it changes in the same transaction. A conditional update and a CHECK
+ * constraint keep available at zero or above. Reserve, capture and release
+ * apply at most once per generation: a repeated call returns 0 and changes
+ * nothing.
  */
 struct store_credits {
     int64_t available; /* what new generations can reserve */
@@ -533,7 +536,7 @@ struct store_effect {
 
 /*
  * Records the intent to create the effect named key. Returns 1 when it is
- * new, 0 when it existed (then out, when not NULL, holds it and attempts
+ * new, 0 when it existed (then out, when not NULL, contains it and attempts
  * has grown by one). generation_id may be NULL. Free out with
  * store_effect_clear().
  */

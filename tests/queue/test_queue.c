@@ -627,8 +627,8 @@ static void *race_worker(void *arg)
         if (race->instance_limit > 0)
             clock_sleep_ms(1); /* widen the window a second claim would hit */
 
-        /* The counted window lies inside the time the database sees the
-         * job running (from the claim's commit to the finish's), so an
+        /* The counted window lies inside the time the database records the
+         * job as running (from the claim's commit to the finish's), so an
          * overlap here means the database let two run at once. */
         atomic_fetch_sub(&race->running, 1);
         tx = store_begin(race->st, &e);

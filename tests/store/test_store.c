@@ -421,7 +421,7 @@ static void migrate_fresh_database(void **state)
     store_fixture_close(&fresh);
 }
 
-static void migrate_refuses_newer_schema(void **state)
+static void migrate_rejects_newer_schema(void **state)
 {
     struct store_fixture *f = store_fixture_get(state);
     const struct store_schema *const schemas[] = {&widget_schema, NULL};
@@ -816,7 +816,7 @@ static void effect_begin_done_and_retry(void **state)
     store_effect_clear(&effect);
     OK(store_commit(tx, &err));
 
-    /* The worker died after the remote call: the next attempt sees an
+    /* The worker died after the remote call: the next attempt finds an
      * effect begun but not done, and must look before creating. */
     tx = begin(f->st);
     assert_int_equal(
@@ -856,7 +856,7 @@ static void effect_begin_done_and_retry(void **state)
     X(notify_reaches_other_stores)                                             \
     X(migrate_is_idempotent)                                                   \
     X(migrate_fresh_database)                                                  \
-    X(migrate_refuses_newer_schema)                                            \
+    X(migrate_rejects_newer_schema)                                            \
     X(migrate_failure_changes_nothing)                                         \
     X(migrate_rejects_gaps_in_versions)                                        \
     X(instance_put_and_get)                                                    \
