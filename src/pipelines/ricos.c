@@ -591,20 +591,36 @@ static json_t *image_node(struct conv *c, const struct ricos_image *image,
     return node_with_data(c, "IMAGE", "imageData", data);
 }
 
-/* Asks the resolver; 1 when it placed an IMAGE node, 0 when not, -1. */
+/* Whether url is absolute http or https, the only kind worth importing. */
+static int is_web_url(const char *url)
+{
+    size_t scheme = scheme_length(url);
+
+    return (scheme == 4 && strncasecmp(url, "http", 4) == 0) ||
+           (scheme == 5 && strncasecmp(url, "https", 5) == 0);
+}
+
+/*
+ * Asks the resolver about an image. Returns 1 when it placed an IMAGE
+ * node, 0 when the image is unresolved, -1 on error.
+ */
 static int sink_resolve_image(struct sink *s, const char *url, const char *alt)
 {
     struct conv *c = s->conv;
     struct ricos_image image;
+    struct error resolver_err;
     enum ricos_image_status status;
 
     memset(&image, 0, sizeof(image));
+    error_clear(&resolver_err);
     status = c->opts->resolve_image(c->opts->resolve_image_ctx, url, alt,
-                                    &image, c->err);
+                                    &image, &resolver_err);
     if (status == RICOS_IMAGE_FAILED) {
-        if (c->err && c->err->kind == ERR_NONE)
-            error_set(c->err, ERR_PERMANENT, "image resolver failed");
-        error_prefix(c->err, "image \"%.200s\"", url);
+        if (resolver_err.kind == ERR_NONE)
+            error_set(&resolver_err, ERR_PERMANENT, "image resolver failed");
+        error_prefix(&resolver_err, "image \"%.200s\"", url);
+        if (c->err)
+            *c->err = resolver_err;
         return -1;
     }
     if (status != RICOS_IMAGE_RESOLVED)
@@ -653,7 +669,7 @@ static int sink_image(struct sink *s, cmark_node *node)
     alt = image_alt(c, node);
     if (!alt)
         return -1;
-    if (s->allow_images && c->opts->resolve_image && url[0])
+    if (s->allow_images && c->opts->resolve_image && is_web_url(url))
         rc = sink_resolve_image(s, url, alt);
     if (rc == 0)
         rc = sink_image_fallback(s, url, alt);
@@ -769,6 +785,11 @@ static int ensure_leading_paragraph(struct conv *c, json_t *nodes)
     return 0;
 }
 
+/*
+ * A BULLETED_LIST or ORDERED_LIST. NOTE: an ordered list that starts at
+ * another number ("3. a") restarts at 1, because the documented
+ * orderedListData holds only an indentation.
+ */
 static int convert_list(struct conv *c, cmark_node *list, json_t *out,
                         int depth)
 {
@@ -844,22 +865,30 @@ static int flatten_list(struct conv *c, cmark_node *list, json_t *out,
     return 0;
 }
 
+/* A BLOCKQUOTE of paragraphs; nothing when the quote has no text. */
 static int convert_quote(struct conv *c, cmark_node *quote, json_t *out,
                          int depth)
 {
-    json_t *node = node_with_data(c, "BLOCKQUOTE", "blockquoteData",
-                                  json_pack("{s:i}", "indentation", 0));
+    json_t *paragraphs = json_array();
+    json_t *node;
+    int rc;
 
-    if (!node)
-        return -1;
-    if (convert_children(c, quote, json_object_get(node, "nodes"), CTX_QUOTE,
-                         depth + 1) != 0) {
-        json_decref(node);
+    if (!paragraphs)
+        return out_of_memory(c);
+    rc = convert_children(c, quote, paragraphs, CTX_QUOTE, depth + 1);
+    if (rc != 0 || json_array_size(paragraphs) == 0) {
+        json_decref(paragraphs);
+        return rc;
+    }
+    node = node_with_data(c, "BLOCKQUOTE", "blockquoteData",
+                          json_pack("{s:i}", "indentation", 0));
+    if (!node) {
+        json_decref(paragraphs);
         return -1;
     }
-    if (json_array_size(json_object_get(node, "nodes")) == 0) {
+    if (put(node, "nodes", paragraphs) != 0) {
         json_decref(node);
-        return 0;
+        return out_of_memory(c);
     }
     return append(c, out, node);
 }
@@ -876,7 +905,13 @@ static size_t next_line(const char *p, const char *end, const char **next)
     return len;
 }
 
-/* A CODE_BLOCK with one TEXT per line; nothing for an empty block. */
+/*
+ * A CODE_BLOCK with one TEXT per line; nothing for an empty block.
+ * NOTE: that Wix shows each TEXT of a code block on its own line is
+ * unverified. Wix's authoring guide allows one TEXT per line or
+ * "\n"-joined text, and forbids "\n" in text elsewhere, so this is the
+ * form both rules accept.
+ */
 static int convert_code(struct conv *c, cmark_node *code, json_t *out)
 {
     static const struct style plain;

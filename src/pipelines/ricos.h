@@ -76,8 +76,8 @@ enum ricos_image_status {
 /*
  * Maps an image URL (and its alt text, "" when none) to a Wix media file.
  * Called synchronously from ricos_from_markdown(), on its thread, once per
- * top-level image in document order. A resolver that imports media is the
- * caller's business: it should reuse earlier imports on a retry.
+ * top-level image with an http or https URL, in document order. A
+ * resolver that imports media should reuse earlier imports on a retry.
  */
 typedef enum ricos_image_status (*ricos_image_resolver_fn)(
     void *ctx, const char *url, const char *alt, struct ricos_image *out,
