@@ -3,6 +3,7 @@
 #include "core/clock.h"
 #include "wix/call.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,16 +71,19 @@ int wix_media_wait_ready(struct wix_client *client, const char *file_id,
     int64_t pause = POLL_FIRST_MS;
 
     for (;;) {
-        const char *status;
+        const char *value;
+        char status[32];
 
         if (wix_media_get_file(client, file_id, out, err) < 0)
             return -1;
-        status = json_string_value(json_object_get(*out, "operationStatus"));
-        if (status && strcmp(status, "READY") == 0)
+        /* A copy, because the file is released before the checks below. */
+        value = json_string_value(json_object_get(*out, "operationStatus"));
+        snprintf(status, sizeof(status), "%s", value ? value : "");
+        if (strcmp(status, "READY") == 0)
             return 0;
         json_decref(*out);
         *out = NULL;
-        if (status && strcmp(status, "FAILED") == 0)
+        if (strcmp(status, "FAILED") == 0)
             return error_set(err, ERR_PERMANENT,
                              "media file %s on site %s failed to import: "
                              "Wix could not fetch the source URL (it may "
@@ -90,7 +94,7 @@ int wix_media_wait_ready(struct wix_client *client, const char *file_id,
                              "media file %s on site %s is still %s after "
                              "%lld ms",
                              file_id, wix_client_instance_id(client),
-                             status ? status : "without a status",
+                             status[0] ? status : "without a status",
                              (long long)timeout_ms);
         clock_sleep_ms(pause);
         pause = pause * 2 > POLL_MAX_MS ? POLL_MAX_MS : pause * 2;
