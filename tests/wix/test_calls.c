@@ -257,18 +257,21 @@ static void products_query_and_get(void **state)
     check_ok(wix_stores_get_product(f->client, id, &product, &err), &err,
              "get product");
     assert_string_equal(json_string_value(json_object_get(product, "id")), id);
+    json_decref(product);
+    json_decref(page);
 
     assert_int_equal(
         wix_stores_get_product(f->client, "no-such-product", &product, &err),
         -1);
     assert_int_equal(err.kind, ERR_NOT_FOUND);
     assert_int_equal(err.http_status, 404);
+    assert_null(product);
 
     query.limit = 101;
     assert_int_equal(wix_stores_query_products(f->client, &query, &page, &err),
                      -1);
     assert_int_equal(err.kind, ERR_INVALID);
-    json_decref(page);
+    assert_null(page);
     json_decref(sort);
     json_decref(filter);
 }
