@@ -550,7 +550,8 @@ static void status_maps_to_kind(void **state)
 
     expect_kind(f, 400, ERR_INVALID);
     expect_kind(f, 401, ERR_UNAUTHORIZED);
-    /* The sandbox's 403 body says UNAUTHENTICATED, as for expired tokens. */
+    /* The sandbox's 403 body has the code UNAUTHENTICATED, as for expired
+     * tokens. */
     expect_kind(f, 403, ERR_UNAUTHORIZED);
     expect_kind(f, 404, ERR_NOT_FOUND);
     expect_kind(f, 409, ERR_CONFLICT);
@@ -690,8 +691,8 @@ static int run_burst(struct fixture *f, enum error_kind *kind)
         json_decref(
             wix_env_request(&env, "POST", "/__sandbox/clock", body, 200));
         clock_fake_advance_ms(STEP_MS);
-        /* Longer than a waiter's polling slice, so each waiter sees every
-         * step and no request is sent a step late. */
+        /* Longer than a waiter's polling slice, so that each waiter wakes
+         * within a step and no request is sent a step late. */
         clock_sleep_ms(15);
         pthread_mutex_lock(&burst.lock);
         finished = burst.finished;

@@ -1,8 +1,8 @@
 /*
  * Units of Wix work under the token rules, against sitesmith-sandbox with
- * a movable clock: the incident that shaped them (a client kept across a
- * token's expiry), an early revocation, a 403 that blames the token, and a
- * site that removed the app.
+ * a movable clock. The cases are the incident that shaped the rules (a
+ * client kept across a token's expiry), an early revocation, a 403 that
+ * blames the token, and a site that removed the app.
  */
 #include "auth/token.h"
 #include "core/clock.h"
@@ -228,7 +228,7 @@ static void revoked_token_refreshed_once(void **state)
     assert_int_equal(wix_env_count(&env, "POST", TOKEN_PATH, 200), 1);
 }
 
-/* Wix has answered expired tokens with 403 too; that 403 refreshes. */
+/* Wix has rejected expired tokens with a 403 too, which also refreshes. */
 static void token_403_refreshed_once(void **state)
 {
     struct fixture *f = *state;
@@ -277,7 +277,7 @@ static void removed_app_fails_clearly(void **state)
     assert_int_equal(wix_env_count(&env, NULL, NULL, 401), 1);
     assert_int_equal(wix_env_count(&env, "POST", TOKEN_PATH, 0), 1);
 
-    /* A later unit asks for a token once and fails the same way. */
+    /* A later unit requests a token once and fails the same way. */
     wix_env_clear_log(&env);
     unit.runs = 0;
     assert_int_equal(run_blog_unit(f, &unit, &err), -1);
