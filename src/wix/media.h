@@ -22,8 +22,8 @@ struct wix_media_import {
 
 /*
  * Starts importing a file from a URL (POST /site-media/v1/files/import)
- * and returns the file descriptor in *out; its operationStatus is usually
- * PENDING, and its id is usable at once.
+ * and returns the file descriptor in *out. Its operationStatus is usually
+ * PENDING, but its id is usable at once.
  */
 int wix_media_import_file(struct wix_client *client,
                           const struct wix_media_import *import, json_t **out,

@@ -53,10 +53,10 @@ int wix_stores_get_product(struct wix_client *client, const char *product_id,
                            json_t **out, struct error *err);
 
 /*
- * Updates a product's text: changes may hold only "name" (1 to 80
+ * Updates a product's text. changes may contain only "name" (1 to 80
  * characters), "description" (HTML, at most 8000 characters) and "seoData"
- * (an object; send the full tags array, because whether Wix merges it is
- * not documented). Anything else, or a value out of range, fails with
+ * (an object). Send seoData's full tags array, because whether Wix merges
+ * it is not documented. Anything else, or a value out of range, fails with
  * ERR_INVALID without sending. *out (when not NULL) receives the updated
  * product.
  */

@@ -1,8 +1,8 @@
 /*
  * Wix API clients, built the way the token rules demand.
  *
- * A struct wix holds what lasts for the life of the process: the base URL,
- * the token provider and the per-site rate limiter. It holds no token.
+ * A struct wix contains what lasts for the life of the process: the base
+ * URL, the token provider and the per-site rate limiter, but no token.
  * A struct wix_client carries one site's token for one unit of work. It is
  * built from a token that the provider has just handed out and is freed
  * when the unit ends. No module keeps a client, a token or an Authorization
@@ -107,15 +107,19 @@ int wix_call(struct wix_client *client, const char *method, const char *path,
              struct error *err);
 
 /*
- * Maps a Wix response (status 300 or more) to the product's error kinds and
- * fills err: 401, a 403 or 400 whose body says the token is invalid or
- * expired: ERR_UNAUTHORIZED; other 403: ERR_FORBIDDEN naming permission;
- * 400 and 422: ERR_INVALID; 404: ERR_NOT_FOUND; 409: ERR_CONFLICT; 428
- * (wrong catalog version, Wix Stores not installed): ERR_PERMANENT; 429:
- * ERR_RATE_LIMITED with the wait from Retry-After (or default_wait_ms);
- * 408 and 5xx: ERR_RETRYABLE. err->code receives Wix's error code, and
- * err->request_id the x-wix-request-id header. what names the call in the
- * message ("get product p1"). Returns -1.
+ * Maps a Wix response with a status of 300 or more to the product's error
+ * kinds and fills err:
+ *   401, and a 400 or 403 whose body blames the token (UNAUTHENTICATED,
+ *     "expired", invalid_token): ERR_UNAUTHORIZED
+ *   other 403: ERR_FORBIDDEN, naming permission
+ *   other 400, and 422: ERR_INVALID
+ *   404: ERR_NOT_FOUND; 409: ERR_CONFLICT
+ *   428 (wrong catalog version, Wix Stores not installed): ERR_PERMANENT
+ *   429: ERR_RATE_LIMITED, waiting Retry-After or else default_wait_ms
+ *   408 and 5xx: ERR_RETRYABLE
+ * err->code receives Wix's error code and err->request_id the
+ * x-wix-request-id header. what names the call in the message ("get
+ * product p1"). Returns -1.
  */
 int wix_error_from_response(const struct http_client_response *resp,
                             const char *instance_id, const char *what,
