@@ -75,6 +75,10 @@ test("flux-schnell run returns a list of image URLs", async () => {
 });
 
 test("create, wait and get a prediction by model", async () => {
+  // A long start, so that a busy machine still sees "starting".
+  await configure(sandbox.baseUrl, {
+    replicate: { starting_ms: 1500, processing_ms: 300 },
+  });
   let prediction = await replicate.predictions.create({
     model: "black-forest-labs/flux-schnell",
     input: { prompt: "a lighthouse at dusk", megapixels: "0.25" },
