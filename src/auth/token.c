@@ -233,8 +233,12 @@ static int read_refresh_token(struct store_tx *tx, const char *instance_id,
     return found;
 }
 
-/* Writes the new token and, when Wix sent a different one, the refresh
- * token, which only works once the new one is stored. */
+/*
+ * Writes the new token and, when Wix sent a different one, the refresh
+ * token. NOTE: a crash between Wix's response and the commit loses a
+ * changed refresh token. Wix documents no rotation, so the stored one is
+ * expected to keep working.
+ */
 static int write_stored(struct store_tx *tx, const char *instance_id,
                         const struct token *token, const char *old_refresh,
                         const char *new_refresh, struct error *err)

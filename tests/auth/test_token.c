@@ -401,6 +401,49 @@ static void legacy_site_uses_refresh_token(void **state)
     close_fixture(fixture);
 }
 
+/* Wix documents no rotation of legacy refresh tokens, but a changed one
+ * must replace the stored one, or the site is lost at the next refresh. */
+static void rotated_refresh_token_stored(void **state)
+{
+    const char *site = *state;
+    struct store_fixture *fixture = open_fixture(STORE_SQLITE);
+    struct token_provider *provider = new_provider(fixture->st);
+    char *refresh = legacy_refresh_token(site);
+    struct store_tx *tx;
+    struct token token;
+    struct error err;
+    char *stored = NULL;
+
+    tx = store_begin(fixture->st, &err);
+    assert_non_null(tx);
+    assert_int_equal(
+        store_secret_put(tx, site, TOKEN_REFRESH_SECRET, refresh, &err), 0);
+    assert_int_equal(store_commit(tx, &err), 0);
+
+    /* The sandbox answers this once with a new refresh token. */
+    json_decref(wix_env_request(
+        &env, "POST", "/__sandbox/faults",
+        "{\"endpoint\": \"POST " LEGACY_PATH "\", \"mode\": \"status\", "
+        "\"status\": 200, \"count\": 1, \"body\": {\"access_token\": "
+        "\"legacy-access-token-from-the-fault\", \"refresh_token\": "
+        "\"OAUTH2.rotated-refresh-token\"}}",
+        201));
+    get_token(provider, site, 0, &token);
+    assert_string_equal(token.access_token,
+                        "legacy-access-token-from-the-fault");
+
+    tx = store_begin_read(fixture->st, &err);
+    assert_int_equal(
+        store_secret_get(tx, site, TOKEN_REFRESH_SECRET, &stored, &err), 1);
+    store_rollback(tx);
+    assert_string_equal(stored, "OAUTH2.rotated-refresh-token");
+
+    free(stored);
+    free(refresh);
+    token_provider_free(provider);
+    close_fixture(fixture);
+}
+
 /* ------------------------------------------------------------------ */
 /* Errors of the token endpoint                                        */
 /* ------------------------------------------------------------------ */
@@ -629,6 +672,8 @@ int main(int argc, char **argv)
         cmocka_unit_test_setup_teardown(sqlite_threads_one_request, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(legacy_site_uses_refresh_token, setup,
+                                        teardown),
+        cmocka_unit_test_setup_teardown(rotated_refresh_token_stored, setup,
                                         teardown),
         cmocka_unit_test_setup_teardown(wrong_secret_is_unauthorized, setup,
                                         teardown),
