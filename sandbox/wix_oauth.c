@@ -467,9 +467,11 @@ static int rate_limited(struct sandbox *sb, struct wix_site *site)
     while (expired < site->recent_count &&
            site->recent[expired] <= now - RATE_WINDOW_MS)
         expired++;
-    memmove(site->recent, site->recent + expired,
-            (site->recent_count - expired) * sizeof(*site->recent));
-    site->recent_count -= expired;
+    if (expired > 0) {
+        memmove(site->recent, site->recent + expired,
+                (site->recent_count - expired) * sizeof(*site->recent));
+        site->recent_count -= expired;
+    }
     if ((int64_t)site->recent_count >= limit)
         return 1;
     if (site->recent_count == site->recent_cap) {
