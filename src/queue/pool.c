@@ -380,12 +380,17 @@ static void extend_leases(struct queue_pool *pool)
 {
     for (int i = 0; i < pool->started_workers; i++) {
         struct queue_job copy;
+        struct queue_job check;
         struct error err;
 
         if (!copy_running(pool, i, &copy))
             continue;
         error_clear(&err);
-        if (queue_extend(pool->st, &copy, pool->o.lease_ms, &err) != 0)
+        if (queue_extend(pool->st, &copy, pool->o.lease_ms, &err) == 0)
+            continue;
+
+        /* The job may have ended between the copy and the extend. */
+        if (copy_running(pool, i, &check) && check.id == copy.id)
             log_warn("queue",
                      "cannot extend the lease of job=%" PRId64
                      " kind=%s error=\"%s\"",

@@ -328,6 +328,25 @@ static int over_instance_limit(struct store_tx *tx, const char *instance_id,
     return running > limit;
 }
 
+/*
+ * PostgreSQL settings for the claim transaction. A claim lost in a server
+ * crash only means the job runs again, which at-least-once execution
+ * allows, so its commit need not wait for the disk (the finish does).
+ * Sorting is turned off so that the planner walks the jobs_ready index in
+ * claim order: after a bulk enqueue, before autovacuum has analyzed the
+ * table, it would otherwise sort every queued job on each claim (measured
+ * at 2.5 ms a claim with 6,000 queued, against 0.3 ms for the index walk).
+ */
+static int claim_settings(struct store_tx *tx, struct error *err)
+{
+    if (store_tx_backend(tx) != STORE_POSTGRES)
+        return 0;
+    return store_exec(tx,
+                      "SET LOCAL synchronous_commit TO OFF; "
+                      "SET LOCAL enable_sort TO OFF",
+                      err);
+}
+
 /* One claim attempt in its own transaction; 2 means "lost a limit race". */
 static int claim_once(struct store *st, const char *sql,
                       const struct queue_claim_options *o, size_t kind_count,
@@ -344,6 +363,11 @@ static int claim_once(struct store *st, const char *sql,
 
     if (!tx)
         return -1;
+
+    if (claim_settings(tx, err) != 0) {
+        store_rollback(tx);
+        return -1;
+    }
     crypto_random_hex(token, 16);
     params[n++] = STORE_TEXT(token);
     params[n++] = STORE_INT(now + lease);
@@ -439,7 +463,11 @@ static int update_jobs(struct store *st, const char *sql,
     *changes = 0;
     if (!tx)
         return -1;
-    if (store_run(tx, sql, params, count, changes, err) != 0 ||
+
+    /* These updates only move leases: losing one in a server crash at
+     * worst delays a job or runs it again, as an expired lease would. */
+    if (store_async_commit(tx, err) != 0 ||
+        store_run(tx, sql, params, count, changes, err) != 0 ||
         (notify && *changes > 0 && store_notify(tx, QUEUE_CHANNEL, err) != 0)) {
         store_rollback(tx);
         return -1;

@@ -514,6 +514,13 @@ int store_tx_fail(struct store_tx *tx)
     return -1;
 }
 
+int store_async_commit(struct store_tx *tx, struct error *err)
+{
+    if (tx->st->backend != STORE_POSTGRES)
+        return 0;
+    return store_exec(tx, "SET LOCAL synchronous_commit TO OFF", err);
+}
+
 const char *store_for_update(const struct store_tx *tx)
 {
     return tx->st->backend == STORE_POSTGRES ? " FOR UPDATE" : "";

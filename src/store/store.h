@@ -131,6 +131,15 @@ enum store_backend store_tx_backend(const struct store_tx *tx);
  */
 int store_lock_key(struct store_tx *tx, const char *key, struct error *err);
 
+/*
+ * Lets tx commit without waiting for its WAL record to reach the disk
+ * (PostgreSQL synchronous_commit off; nothing on SQLite). A crash of the
+ * server may then lose this transaction, but nothing else and without
+ * corruption, so use it only where redoing the work is harmless, such as
+ * claiming a job or extending a lease. Call it before the first statement.
+ */
+int store_async_commit(struct store_tx *tx, struct error *err);
+
 /* " FOR UPDATE" on PostgreSQL, "" on SQLite, to append to a SELECT. */
 const char *store_for_update(const struct store_tx *tx);
 
