@@ -110,9 +110,9 @@ static const char *literal_of(cmark_node *node)
 }
 
 /*
- * Adds to the least size the document will have. Failing as soon as that
- * passes the limit keeps a huge document from being built only to be
- * rejected.
+ * Adds bytes to the minimum size of the document's JSON. Failing as soon
+ * as that passes the limit keeps a huge document from being built only to
+ * be rejected.
  */
 static int grow(struct conv *c, size_t bytes)
 {
@@ -130,8 +130,8 @@ static json_t *node_new(struct conv *c, const char *type)
 {
     json_t *node;
 
-    /* {"type":"","id":"n1","nodes":[]} is 30 bytes plus the type. */
-    if (grow(c, strlen(type) + 30) != 0)
+    /* {"type":"","id":"n1","nodes":[]} is 32 bytes plus the type. */
+    if (grow(c, strlen(type) + 32) != 0)
         return NULL;
     node = json_pack("{s:s, s:s, s:[]}", "type", type, "id", "", "nodes");
     if (!node)
@@ -212,8 +212,8 @@ static json_t *text_node(struct conv *c, const char *text, size_t len,
     json_t *data;
     char *copy = NULL;
 
-    /* ,"textData":{"text":"","decorations":[]} is 38 bytes. */
-    if (!node || grow(c, len + 38) != 0) {
+    /* ,"textData":{"text":"","decorations":[]} is 40 bytes. */
+    if (!node || grow(c, len + 40) != 0) {
         json_decref(node);
         return NULL;
     }
