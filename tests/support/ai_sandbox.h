@@ -1,7 +1,7 @@
 /*
- * A private sitesmith-sandbox for the tests of its OpenAI and Replicate
- * emulations: starts the process on a free port, sends requests with any
- * headers, and drives the control API (config, clock, reset).
+ * A private sitesmith-sandbox for the tests of the OpenAI and Replicate
+ * emulations and clients: sandbox_proc with requests that carry any
+ * headers and return JSON, and a PNG header reader for output checks.
  *
  * Every function fails the running cmocka test on an error it can't
  * report otherwise. One thread at a time per struct ai_sandbox, except
@@ -11,14 +11,14 @@
 #define SITESMITH_TEST_AI_SANDBOX_H
 
 #include "http/client.h"
+#include "sandbox_proc.h"
 
 #include <jansson.h>
 #include <stdint.h>
-#include <sys/types.h>
 
 struct ai_sandbox {
-    pid_t pid;
-    char base_url[256]; /* http://127.0.0.1:PORT */
+    struct sandbox_proc proc;
+    char base_url[128]; /* http://127.0.0.1:PORT, the same as proc.url */
 };
 
 /* Starts $SITESMITH_BUILD_DIR/sitesmith-sandbox (or the one on PATH). */
