@@ -385,6 +385,8 @@ static void set_options(CURL *easy, const struct http_client_request *req,
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 0L);
     curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(easy, CURLOPT_TCP_KEEPALIVE, 1L);
+    curl_easy_setopt(easy, CURLOPT_FRESH_CONNECT,
+                     req->fresh_connection ? 1L : 0L);
     curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, (long)connect_ms);
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, (long)total_ms);
     curl_easy_setopt(easy, CURLOPT_USERAGENT, "sitesmith/" SITESMITH_VERSION);

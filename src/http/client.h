@@ -32,6 +32,11 @@ struct http_client_request {
     int64_t connect_timeout_ms; /* 0: 10 s */
     int64_t timeout_ms;         /* whole request; 0: 60 s */
     size_t max_response_bytes;  /* 0: 16 MiB */
+    /* 1: send on a new connection. When a reused connection closes before
+     * any response byte, libcurl sends the request again by itself
+     * (Curl_retry_request in lib/transfer.c), which a request that is not
+     * idempotent, such as a paid create, must not risk. */
+    int fresh_connection;
 };
 
 struct http_client_header {
