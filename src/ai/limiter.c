@@ -173,6 +173,16 @@ void ai_limiter_set_limits(struct ai_limiter *limiter,
     pthread_mutex_unlock(&limiter->lock);
 }
 
+void ai_limiter_reset(struct ai_limiter *limiter)
+{
+    pthread_mutex_lock(&limiter->lock);
+    limiter->updated_ms = clock_monotonic_ms();
+    limiter->hold_until_ms = 0;
+    limiter->requests.level = limiter->requests.burst;
+    limiter->tokens.level = limiter->tokens.burst;
+    pthread_mutex_unlock(&limiter->lock);
+}
+
 int64_t ai_limiter_reserve(struct ai_limiter *limiter, int64_t tokens)
 {
     int64_t now = clock_monotonic_ms();

@@ -50,6 +50,9 @@ void ai_limiter_set_limits(struct ai_limiter *limiter,
                            int64_t requests_per_minute,
                            int64_t tokens_per_minute);
 
+/* Fills the buckets and ends any hold, as if the limiter were new (tests). */
+void ai_limiter_reset(struct ai_limiter *limiter);
+
 /*
  * Reserves one request and tokens (0 when the limiter counts no tokens)
  * and returns how many milliseconds the caller must wait before sending

@@ -17,8 +17,10 @@
 #define DEFAULT_BASE_URL "https://api.replicate.com/v1"
 #define MAX_API_RESPONSE_BYTES (1u << 20)
 #define MAX_JSON_DEPTH 32
-/* Sends of one create: a refused connection or a 429 may be retried. */
+/* Sends of one create: a 429 may be retried up to 5 sends in all, a
+ * refused connection up to 3, as the OpenAI client does. */
 #define CREATE_MAX_ATTEMPTS 5
+#define CONNECT_MAX_ATTEMPTS 3
 /* Attempts of one cancel or download. */
 #define GET_MAX_ATTEMPTS 3
 #define BACKOFF_BASE_MS 500
@@ -255,6 +257,7 @@ struct api_call {
     const char *extra_headers[2];
     int64_t timeout_ms;
     int authorized; /* send the API token */
+    int fresh_connection;
     size_t max_response_bytes;
 };
 
@@ -286,6 +289,7 @@ static int call_send(const struct replicate_client *client,
     }
     req.connect_timeout_ms = client->connect_timeout_ms;
     req.timeout_ms = call->timeout_ms;
+    req.fresh_connection = call->fresh_connection;
     req.max_response_bytes = call->max_response_bytes ? call->max_response_bytes
                                                       : MAX_API_RESPONSE_BYTES;
 
@@ -416,6 +420,8 @@ static int prepare_create(const struct replicate_client *client,
     cc->call.url = cc->url;
     cc->call.body = cc->body;
     cc->call.authorized = 1;
+    /* On a reused connection, libcurl may send a create a second time. */
+    cc->call.fresh_connection = 1;
     /* A Prefer: wait delays the response by up to wait_s. */
     cc->call.timeout_ms = client->request_timeout_ms + req->wait_s * 1000;
     if (req->wait_s > 0) {
@@ -438,7 +444,7 @@ static int64_t create_send_failed(const struct replicate_client *client,
                                   struct error *err)
 {
     /* Only a refused connection proves that nothing reached Replicate. */
-    if (strcmp(err->code, "connect") == 0 && attempt < CREATE_MAX_ATTEMPTS) {
+    if (strcmp(err->code, "connect") == 0 && attempt < CONNECT_MAX_ATTEMPTS) {
         ai_limiter_cancel(client->limiter, 0);
         return ai_backoff_ms(attempt - 1, BACKOFF_BASE_MS, BACKOFF_MAX_MS);
     }

@@ -175,6 +175,17 @@ static void new_limits_refill_bucket(void **state)
     ai_limiter_free(limiter);
 }
 
+static void reset_ends_hold(void **state)
+{
+    struct ai_limiter *limiter = ai_limiter_new("test", 60, 0);
+
+    (void)state;
+    ai_limiter_hold(limiter, 30000);
+    ai_limiter_reset(limiter);
+    assert_int_equal(count_immediate(limiter, 10, 0), 3);
+    ai_limiter_free(limiter);
+}
+
 static void shared_limiter_is_one_per_name(void **state)
 {
     struct ai_limiter *a = ai_limiter_shared("test-shared", 60, 0);
@@ -249,6 +260,8 @@ int main(void)
                                         use_system_clock),
         cmocka_unit_test_setup_teardown(new_limits_refill_bucket,
                                         use_fake_clock, use_system_clock),
+        cmocka_unit_test_setup_teardown(reset_ends_hold, use_fake_clock,
+                                        use_system_clock),
         cmocka_unit_test(shared_limiter_is_one_per_name),
         cmocka_unit_test(threads_share_the_pace),
     };
