@@ -231,11 +231,12 @@ static json_t *new_member(struct sandbox *sb, const char *email,
              first && last ? " " : "", last ? last : "");
     if (!nickname)
         nickname = *name ? name : email;
-    return json_pack(
-        "{ss ss ss ss ss ss ss ss ss ss ss}", "id", id, "loginEmail", email,
-        "contactId", contact, "firstName", first ? first : "", "lastName",
-        last ? last : "", "nickname", nickname, "slug", id, "status",
-        "APPROVED", "role", "MEMBER", "createdDate", when, "updatedDate", when);
+    return json_pack("{ss ss ss ss ss ss ss ss ss sb ss ss}", "id", id,
+                     "loginEmail", email, "contactId", contact, "firstName",
+                     first ? first : "", "lastName", last ? last : "",
+                     "nickname", nickname, "slug", id, "status", "APPROVED",
+                     "role", "MEMBER", "admin", 0, "createdDate", when,
+                     "updatedDate", when);
 }
 
 /* POST /members/v1/members {member: {loginEmail, contact, profile}} */

@@ -141,20 +141,18 @@ static json_t *member_new(struct sandbox *sb, const char *email,
     char when[32];
     char nickname[256];
     char slug[256];
-    size_t o = 0;
 
     wix_new_guid(id);
     wix_new_guid(contact_id);
     wix_now_iso(sb, when);
     snprintf(nickname, sizeof(nickname), "%s %s", first, last);
-    for (const char *p = nickname; *p && o + 1 < sizeof(slug); p++)
-        slug[o++] = isalnum((unsigned char)*p) ? (char)tolower(*p) : '-';
-    slug[o] = '\0';
-    return json_pack("{ss ss ss ss ss ss ss ss ss ss ss}", "id", id,
+    wix_slugify(nickname, slug, sizeof(slug));
+    return json_pack("{ss ss ss ss ss ss ss ss ss sb ss ss}", "id", id,
                      "loginEmail", email, "contactId", contact_id, "firstName",
                      first, "lastName", last, "nickname", nickname, "slug",
-                     slug, "status", "APPROVED", "role", role, "createdDate",
-                     when, "updatedDate", when);
+                     slug, "status", "APPROVED", "role", role, "admin",
+                     strcmp(role, "OWNER") == 0, "createdDate", when,
+                     "updatedDate", when);
 }
 
 /* The owner (an admin) and one more member, or those in the request. */
@@ -411,10 +409,11 @@ static struct wix_site *site_create(struct sandbox *sb, const json_t *body,
 
 static json_t *member_summary(const json_t *member)
 {
-    return json_pack("{sO sO sO sO}", "id", json_object_get(member, "id"),
+    return json_pack("{sO sO sO sO sO}", "id", json_object_get(member, "id"),
                      "loginEmail", json_object_get(member, "loginEmail"),
                      "nickname", json_object_get(member, "nickname"), "role",
-                     json_object_get(member, "role"));
+                     json_object_get(member, "role"), "admin",
+                     json_object_get(member, "admin"));
 }
 
 static json_t *created_answer(struct sandbox *sb, struct wix_site *site)

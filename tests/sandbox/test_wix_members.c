@@ -78,6 +78,27 @@ static void test_list_members(void **state)
                     NULL, 400));
 }
 
+static void test_owner_is_admin(void **state)
+{
+    json_t *created;
+    json_t *view;
+
+    (void)state;
+    created = sandbox_proc_create_site(&sandbox, "{}");
+    assert_string_equal(json_string_value(json_at(created, "members[0].role")),
+                        "OWNER");
+    assert_true(json_is_true(json_at(created, "members[0].admin")));
+    assert_true(json_is_false(json_at(created, "members[1].admin")));
+    assert_string_equal(
+        json_string_value(json_at(created, "members[0].id")),
+        json_string_value(json_object_get(created, "owner_member_id")));
+    view = sandbox_proc_site(
+        &sandbox, json_string_value(json_object_get(created, "instance_id")));
+    assert_true(json_is_true(json_at(view, "members[0].admin")));
+    json_decref(view);
+    json_decref(created);
+}
+
 static void test_create_member(void **state)
 {
     struct site site;
@@ -205,6 +226,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_list_members),
+        cmocka_unit_test(test_owner_is_admin),
         cmocka_unit_test(test_create_member),
         cmocka_unit_test(test_query_members),
         cmocka_unit_test(test_app_instance),
