@@ -1,0 +1,453 @@
+/* Jobs and items as the API shows them, and the progress of a job. */
+#include "pipelines/products_internal.h"
+
+#include "core/clock.h"
+#include "core/json.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* ------------------------------------------------------------------ */
+/* Progress                                                            */
+/* ------------------------------------------------------------------ */
+
+static int64_t *count_slot(struct products_progress *p, const char *state)
+{
+    struct {
+        const char *state;
+        int64_t *slot;
+    } slots[] = {
+        {PRODUCTS_PENDING, &p->pending},
+        {PRODUCTS_RUNNING, &p->running},
+        {PRODUCTS_READY, &p->ready},
+        {PRODUCTS_APPLYING, &p->applying},
+        {PRODUCTS_APPLIED, &p->applied},
+        {PRODUCTS_REVERTING, &p->reverting},
+        {PRODUCTS_REVERTED, &p->reverted},
+        {PRODUCTS_FAILED, &p->failed},
+        {PRODUCTS_CONFLICT, &p->conflict},
+        {PRODUCTS_DISCARDED, &p->discarded},
+        {PRODUCTS_CANCELLED, &p->cancelled},
+    };
+
+    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
+        if (strcmp(slots[i].state, state) == 0)
+            return slots[i].slot;
+    return NULL;
+}
+
+static int read_counts(struct store_tx *tx, const char *job_id,
+                       struct products_progress *out, struct error *err)
+{
+    struct store_stmt *stmt = store_query(
+        tx,
+        "SELECT state, COUNT(*) FROM generations WHERE parent_id = ? "
+        "AND kind = ? GROUP BY state",
+        STORE_ARGS(STORE_TEXT(job_id), STORE_TEXT(PRODUCTS_KIND_ITEM)), err);
+    int rc;
+
+    if (!stmt)
+        return -1;
+    while ((rc = store_step(stmt, err)) == 1) {
+        int64_t *slot = count_slot(out, store_column_text(stmt, 0));
+        int64_t count = store_column_int(stmt, 1);
+
+        if (slot)
+            *slot = count;
+        out->total += count;
+    }
+    store_finalize(stmt);
+    return rc < 0 ? -1 : 0;
+}
+
+int products_job_progress(struct app *app, const char *instance_id,
+                          const char *job_id, struct products_progress *out,
+                          struct error *err)
+{
+    struct store_tx *tx = store_begin_read(app->store, err);
+    struct store_generation job;
+    int rc = -1;
+
+    memset(out, 0, sizeof(*out));
+    if (!tx)
+        return -1;
+    if (products_load(tx, instance_id, PRODUCTS_KIND_JOB, job_id, NULL, 0, &job,
+                      err) == 1) {
+        out->cancelled_job = strcmp(job.state, PRODUCTS_JOB_CANCELLED) == 0;
+        store_generation_clear(&job);
+        rc = read_counts(tx, job_id, out, err);
+    }
+    store_rollback(tx);
+    return rc;
+}
+
+int products_progress_settled(const struct products_progress *progress)
+{
+    return progress->pending + progress->running + progress->applying +
+               progress->reverting ==
+           0;
+}
+
+static json_t *counts_json(const struct products_progress *p)
+{
+    return json_pack(
+        "{s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, "
+        "s:I}",
+        "pending", (json_int_t)p->pending, "running", (json_int_t)p->running,
+        "ready", (json_int_t)p->ready, "applying", (json_int_t)p->applying,
+        "applied", (json_int_t)p->applied, "reverting",
+        (json_int_t)p->reverting, "reverted", (json_int_t)p->reverted, "failed",
+        (json_int_t)p->failed, "conflict", (json_int_t)p->conflict, "discarded",
+        (json_int_t)p->discarded, "cancelled", (json_int_t)p->cancelled);
+}
+
+/* ------------------------------------------------------------------ */
+/* Jobs                                                                */
+/* ------------------------------------------------------------------ */
+
+static json_t *time_json(int64_t ms)
+{
+    char text[32];
+
+    clock_format_iso(ms, text);
+    return json_string(text);
+}
+
+/* Credits the job's items hold now, and what they were charged. */
+static int read_credits(struct store_tx *tx, const char *job_id,
+                        int64_t *reserved, int64_t *charged, struct error *err)
+{
+    if (store_query_int(
+            tx,
+            "SELECT COALESCE(SUM(CASE WHEN l.kind = 'reserve' THEN l.amount "
+            "ELSE -l.amount END), 0) FROM credit_ledger l JOIN generations g "
+            "ON g.id = l.generation_id WHERE g.parent_id = ? AND l.kind IN "
+            "('reserve', 'capture', 'release')",
+            STORE_ARGS(STORE_TEXT(job_id)), reserved, err) < 0)
+        return -1;
+    return store_query_int(tx,
+                           "SELECT COALESCE(SUM(credits_charged), 0) FROM "
+                           "generations WHERE parent_id = ?",
+                           STORE_ARGS(STORE_TEXT(job_id)), charged, err) < 0
+               ? -1
+               : 0;
+}
+
+static json_t *job_json(struct store_tx *tx, const struct store_generation *job,
+                        struct error *err)
+{
+    struct products_progress progress;
+    json_t *input = json_loads(job->input, 0, NULL);
+    const json_t *settings = json_object_get(input, "settings");
+    int64_t reserved = 0;
+    int64_t charged = 0;
+    const char *state = job->state;
+    json_t *out;
+
+    memset(&progress, 0, sizeof(progress));
+    if (read_counts(tx, job->id, &progress, err) != 0 ||
+        read_credits(tx, job->id, &reserved, &charged, err) != 0) {
+        json_decref(input);
+        return NULL;
+    }
+    if (strcmp(state, PRODUCTS_JOB_RUNNING) == 0 &&
+        products_progress_settled(&progress))
+        state = "done";
+    out = json_pack(
+        "{s:s, s:s, s:O, s:O, s:O, s:s, s:O, s:o, s:I, s:O, s:{s:I, s:I}, "
+        "s:o, s:o}",
+        "id", job->id, "state", state, "mode",
+        json_object_get(settings, "mode"), "fields",
+        json_object_get(settings, "fields"), "settings", settings,
+        "catalog_version",
+        json_integer_value(json_object_get(input, "catalog")) == 3 ? "V3"
+                                                                   : "V1",
+        "selection", json_object_get(input, "selection"), "counts",
+        counts_json(&progress), "total", (json_int_t)progress.total, "skipped",
+        json_object_get(input, "skipped"), "credits", "reserved",
+        (json_int_t)reserved, "charged", (json_int_t)charged, "created_at",
+        time_json(job->created_at_ms), "updated_at",
+        time_json(job->updated_at_ms));
+    json_decref(input);
+    if (!out)
+        error_set(err, ERR_PERMANENT, "job %s has an unreadable input",
+                  job->id);
+    return out;
+}
+
+json_t *products_job_json(struct app *app, const char *instance_id,
+                          const char *job_id, struct error *err)
+{
+    struct store_tx *tx = store_begin_read(app->store, err);
+    struct store_generation job;
+    json_t *out = NULL;
+
+    if (!tx)
+        return NULL;
+    if (products_load(tx, instance_id, PRODUCTS_KIND_JOB, job_id, NULL, 0, &job,
+                      err) == 1) {
+        out = job_json(tx, &job, err);
+        store_generation_clear(&job);
+    }
+    store_rollback(tx);
+    return out;
+}
+
+/* Parses a cursor (a non-negative decimal number) into *out. */
+static int read_cursor(const char *cursor, int64_t *out, struct error *err)
+{
+    char *end;
+    long long value;
+
+    *out = 0;
+    if (!cursor)
+        return 0;
+    errno = 0;
+    value = strtoll(cursor, &end, 10);
+    if (errno || end == cursor || *end || value < 0) {
+        error_set(err, ERR_INVALID,
+                  "cursor: invalid value \"%.40s\": pass the next_cursor of "
+                  "the previous page",
+                  cursor);
+        snprintf(err->code, sizeof(err->code), "cursor");
+        return -1;
+    }
+    *out = value;
+    return 0;
+}
+
+static json_t *cursor_json(int more, int64_t next)
+{
+    char text[32];
+
+    if (!more)
+        return json_null();
+    snprintf(text, sizeof(text), "%" PRId64, next);
+    return json_string(text);
+}
+
+json_t *products_job_list_json(struct app *app, const char *instance_id,
+                               int limit, const char *cursor, struct error *err)
+{
+    struct store_generation *list = NULL;
+    struct store_tx *tx;
+    json_t *jobs = json_array();
+    size_t count = 0;
+    int64_t offset;
+    json_t *out = NULL;
+
+    if (read_cursor(cursor, &offset, err) != 0 ||
+        !(tx = store_begin_read(app->store, err))) {
+        json_decref(jobs);
+        return NULL;
+    }
+    if (store_generation_list(tx, instance_id, PRODUCTS_KIND_JOB, NULL,
+                              limit + 1, (int)offset, &list, &count,
+                              err) == 0) {
+        size_t shown = count > (size_t)limit ? (size_t)limit : count;
+        size_t i = 0;
+
+        for (; i < shown; i++) {
+            json_t *job = job_json(tx, &list[i], err);
+
+            if (!job)
+                break;
+            json_array_append_new(jobs, job);
+        }
+        if (i == shown)
+            out =
+                json_pack("{s:O, s:o}", "jobs", jobs, "next_cursor",
+                          cursor_json(count > shown, offset + (int64_t)shown));
+        store_generation_list_free(list, count);
+    }
+    store_rollback(tx);
+    json_decref(jobs);
+    return out;
+}
+
+/* ------------------------------------------------------------------ */
+/* Items                                                               */
+/* ------------------------------------------------------------------ */
+
+static json_t *checkpoint(const json_t *checkpoints, const char *name)
+{
+    const json_t *value = json_object_get(checkpoints, name);
+
+    return json_is_object(value) ? (json_t *)value : NULL;
+}
+
+/* The item's fields from a snapshot or generated text, or null. */
+static json_t *texts(const json_t *source, unsigned fields)
+{
+    json_t *out;
+
+    if (!source)
+        return json_null();
+    out = json_object();
+    for (int i = 0; i < PRODUCTS_FIELD_COUNT; i++) {
+        const char *name = products_field_name(1u << i);
+
+        if (fields & (1u << i))
+            json_object_set(out, name,
+                            json_object_get(source, name)
+                                ? json_object_get(source, name)
+                                : json_null());
+    }
+    return out;
+}
+
+static json_t *error_json(const struct store_generation *item)
+{
+    if (!item->error_message)
+        return json_null();
+    return json_pack("{s:s, s:s}", "kind", item->error_kind, "message",
+                     item->error_message);
+}
+
+static json_t *item_json(const struct store_generation *item)
+{
+    json_t *input = json_loads(item->input, 0, NULL);
+    json_t *checkpoints = json_loads(item->checkpoints, 0, NULL);
+    const json_t *original = json_object_get(input, "original");
+    const json_t *generated = checkpoint(checkpoints, "generated");
+    unsigned fields =
+        products_fields_from_json(json_object_get(input, "fields"));
+    json_t *out;
+
+    if (!json_is_object(original))
+        original = checkpoint(checkpoints, "original");
+    out = json_pack(
+        "{s:s, s:s, s:O, s:O, s:s, s:o, s:o, s:o, s:O, s:o, s:I, s:I, s:O, "
+        "s:o, s:o}",
+        "id", item->id, "job_id", item->parent_id, "product_id",
+        json_object_get(input, "product_id"), "product_name",
+        json_object_get(input, "product_name"), "state", item->state, "fields",
+        products_fields_json(fields), "before", texts(original, fields),
+        "after", texts(generated, fields), "shortened",
+        generated && json_object_get(generated, "shortened")
+            ? json_object_get(generated, "shortened")
+            : json_null(),
+        "error", error_json(item), "credits_reserved",
+        (json_int_t)item->credits_reserved, "credits_charged",
+        (json_int_t)item->credits_charged, "regenerated_as",
+        json_object_get(checkpoint(checkpoints, "regenerated"), "item_id")
+            ? json_object_get(checkpoint(checkpoints, "regenerated"), "item_id")
+            : json_null(),
+        "created_at", time_json(item->created_at_ms), "updated_at",
+        time_json(item->updated_at_ms));
+    json_decref(input);
+    json_decref(checkpoints);
+    return out;
+}
+
+json_t *products_item_json(struct app *app, const char *instance_id,
+                           const char *job_id, const char *item_id,
+                           struct error *err)
+{
+    struct store_tx *tx = store_begin_read(app->store, err);
+    struct store_generation item;
+    json_t *out = NULL;
+
+    if (!tx)
+        return NULL;
+    if (products_load(tx, instance_id, PRODUCTS_KIND_ITEM, item_id, job_id, 0,
+                      &item, err) == 1) {
+        out = item_json(&item);
+        store_generation_clear(&item);
+        if (!out)
+            error_set(err, ERR_PERMANENT, "item %s is unreadable", item_id);
+    }
+    store_rollback(tx);
+    return out;
+}
+
+/* Reads the ids of one page of items into ids; *last is the position of
+ * the last one, *more whether more follow. */
+static int item_page(struct store_tx *tx, const char *job_id, const char *state,
+                     int limit, int64_t after, json_t *ids, int64_t *last,
+                     int *more, struct error *err)
+{
+    static const char all_states[] =
+        "SELECT p.item_id, p.position FROM product_items p WHERE p.job_id = ? "
+        "AND p.position >= ? ORDER BY p.position LIMIT ?";
+    static const char one_state[] =
+        "SELECT p.item_id, p.position FROM product_items p JOIN generations g "
+        "ON g.id = p.item_id WHERE p.job_id = ? AND p.position >= ? AND "
+        "g.state = ? ORDER BY p.position LIMIT ?";
+    struct store_stmt *stmt =
+        state ? store_query(tx, one_state,
+                            STORE_ARGS(STORE_TEXT(job_id), STORE_INT(after),
+                                       STORE_TEXT(state), STORE_INT(limit + 1)),
+                            err)
+              : store_query(tx, all_states,
+                            STORE_ARGS(STORE_TEXT(job_id), STORE_INT(after),
+                                       STORE_INT(limit + 1)),
+                            err);
+    int rc;
+
+    *more = 0;
+    if (!stmt)
+        return -1;
+    while ((rc = store_step(stmt, err)) == 1) {
+        if ((int)json_array_size(ids) == limit) {
+            *more = 1;
+            *last = store_column_int(stmt, 1);
+            continue;
+        }
+        json_array_append_new(ids, json_string(store_column_text(stmt, 0)));
+    }
+    store_finalize(stmt);
+    return rc < 0 ? -1 : 0;
+}
+
+json_t *products_items_json(struct app *app, const char *instance_id,
+                            const char *job_id, const char *state, int limit,
+                            const char *cursor, struct error *err)
+{
+    struct store_tx *tx;
+    struct store_generation job;
+    json_t *ids = json_array();
+    json_t *items = json_array();
+    json_t *out = NULL;
+    int64_t after;
+    int64_t next = 0;
+    int more = 0;
+    size_t i;
+    json_t *id;
+
+    if (read_cursor(cursor, &after, err) != 0 ||
+        !(tx = store_begin_read(app->store, err)))
+        goto out;
+    if (products_load(tx, instance_id, PRODUCTS_KIND_JOB, job_id, NULL, 0, &job,
+                      err) != 1)
+        goto rollback;
+    store_generation_clear(&job);
+    if (item_page(tx, job_id, state, limit, after, ids, &next, &more, err) != 0)
+        goto rollback;
+    json_array_foreach(ids, i, id)
+    {
+        struct store_generation item;
+
+        int found =
+            store_generation_get(tx, json_string_value(id), 0, &item, err);
+
+        if (found == 0)
+            error_set(err, ERR_PERMANENT, "item %s of job %s is missing",
+                      json_string_value(id), job_id);
+        if (found != 1)
+            goto rollback;
+        json_array_append_new(items, item_json(&item));
+        store_generation_clear(&item);
+    }
+    out = json_pack("{s:O, s:o}", "items", items, "next_cursor",
+                    cursor_json(more, next));
+rollback:
+    store_rollback(tx);
+out:
+    json_decref(ids);
+    json_decref(items);
+    return out;
+}
