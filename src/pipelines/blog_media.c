@@ -204,6 +204,7 @@ static int wait_ready(struct cover_ctx *ctx, const char *id,
     json_t *file = NULL;
     const char *status;
     const json_t *image;
+    int rc;
 
     if (wix_media_wait_ready(ctx->client, id,
                              ctx->bj->settings.media_timeout_ms, &file,
@@ -212,8 +213,9 @@ static int wait_ready(struct cover_ctx *ctx, const char *id,
             wix_media_get_file(ctx->client, id, &file, err) != 0)
             return -1;
         status = json_string_value(json_object_get(file, "operationStatus"));
+        rc = status && strcmp(status, "FAILED") == 0;
         json_decref(file);
-        if (status && strcmp(status, "FAILED") == 0)
+        if (rc)
             return 0;
         return error_set(err, ERR_RETRYABLE, "media file %s is not ready yet",
                          id);
