@@ -126,6 +126,18 @@ static json_t *settings_json(const struct wix_settings *settings)
 
 /* ---- lifecycle ---- */
 
+/* Any other path under /wix: Wix's 404 envelope, so clients that key on
+ * x-wix-request-id and the envelope see a Wix-shaped response. */
+static void unknown_endpoint(struct sandbox_call *call)
+{
+    char request_id[33];
+
+    crypto_random_hex(request_id, 16);
+    http_response_header(call->resp, "x-wix-request-id", request_id);
+    wix_error(call, 404, "NOT_FOUND", "the sandbox does not emulate %s %s",
+              call->req->method, call->req->path);
+}
+
 int sandbox_wix_init(struct sandbox *sb, struct http_server *server,
                      struct error *err)
 {
@@ -146,7 +158,8 @@ int sandbox_wix_init(struct sandbox *sb, struct http_server *server,
         wix_stores_routes(sb, server) != 0 ||
         wix_stores_v3_routes(sb, server) != 0 ||
         wix_media_routes(sb, server) != 0 ||
-        wix_members_routes(sb, server) != 0)
+        wix_members_routes(sb, server) != 0 ||
+        sandbox_route(sb, server, "*", "/wix/*", unknown_endpoint) != 0)
         return error_set(err, ERR_PERMANENT, "cannot add the Wix routes");
     return 0;
 }

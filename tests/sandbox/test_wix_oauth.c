@@ -474,6 +474,23 @@ static void test_auth_code_expires(void **state)
     json_decref(code);
 }
 
+static void test_unknown_endpoint(void **state)
+{
+    struct site site;
+    json_t *answer;
+
+    (void)state;
+    new_site(&site);
+    answer = sandbox_proc_wix_call(&sandbox, site.token, "GET",
+                                   "/wix/blog/v9/nothing", NULL, 404);
+    sandbox_proc_assert_wix_error(answer, "NOT_FOUND", NULL);
+    json_decref(answer);
+    answer = sandbox_proc_wix_call(&sandbox, site.token, "DELETE",
+                                   "/wix/apps/v1/instance", NULL, 404);
+    sandbox_proc_assert_wix_error(answer, "NOT_FOUND", NULL);
+    json_decref(answer);
+}
+
 static int start_sandbox(void **state)
 {
     (void)state;
@@ -506,6 +523,7 @@ int main(void)
         cmocka_unit_test(test_token_info),
         cmocka_unit_test(test_legacy_code_flow),
         cmocka_unit_test(test_auth_code_expires),
+        cmocka_unit_test(test_unknown_endpoint),
     };
 
     return cmocka_run_group_tests(tests, start_sandbox, stop_sandbox);
