@@ -394,11 +394,22 @@ static void pool_release(struct store *st, struct store_conn *conn)
 /* Transactions                                                        */
 /* ------------------------------------------------------------------ */
 
-static const char *begin_sql(enum store_backend backend, int write)
+/* Writes the statements that begin a transaction with options into sql. */
+static int begin_sql(enum store_backend backend,
+                     const struct store_tx_options *o, char *sql, size_t size)
 {
+    int length;
+
     if (backend == STORE_SQLITE)
-        return write ? "BEGIN IMMEDIATE" : "BEGIN DEFERRED";
-    return write ? "BEGIN" : "BEGIN READ ONLY";
+        length = snprintf(sql, size, "%s",
+                          o->read_only ? "BEGIN DEFERRED" : "BEGIN IMMEDIATE");
+    else
+        length = snprintf(
+            sql, size, "%s%s%s%s", o->read_only ? "BEGIN READ ONLY" : "BEGIN",
+            o->async_commit ? "; SET LOCAL synchronous_commit TO OFF" : "",
+            o->postgres_settings ? "; " : "",
+            o->postgres_settings ? o->postgres_settings : "");
+    return length > 0 && (size_t)length < size ? 0 : -1;
 }
 
 static void tx_end(struct store_tx *tx)
@@ -409,16 +420,26 @@ static void tx_end(struct store_tx *tx)
     free(tx);
 }
 
-static struct store_tx *begin(struct store *st, int write, struct error *err)
+struct store_tx *store_begin_with(struct store *st,
+                                  const struct store_tx_options *options,
+                                  struct error *err)
 {
-    struct store_tx *tx = calloc(1, sizeof(*tx));
+    static const struct store_tx_options defaults;
+    const struct store_tx_options *o = options ? options : &defaults;
+    struct store_tx *tx;
+    char sql[512];
 
+    if (begin_sql(st->backend, o, sql, sizeof(sql)) != 0) {
+        error_set(err, ERR_INVALID, "transaction settings are too long");
+        return NULL;
+    }
+    tx = calloc(1, sizeof(*tx));
     if (!tx) {
         error_set(err, ERR_PERMANENT, "out of memory");
         return NULL;
     }
     tx->st = st;
-    if (st->backend == STORE_SQLITE && write) {
+    if (st->backend == STORE_SQLITE && !o->read_only) {
         pthread_mutex_lock(&st->write_lock);
         tx->write = 1;
     }
@@ -429,15 +450,17 @@ static struct store_tx *begin(struct store *st, int write, struct error *err)
         tx->conn = pool_acquire(st, err);
         if (!tx->conn)
             break;
-        if (store_conn_exec(tx->conn, begin_sql(st->backend, write), err) == 0)
+        if (store_conn_exec(tx->conn, sql, err) == 0)
             return tx;
         if (!tx->conn->broken)
             break;
         pool_release(st, tx->conn);
         tx->conn = NULL;
     }
-    if (tx->conn)
+    if (tx->conn) {
+        store_conn_exec(tx->conn, "ROLLBACK", NULL);
         pool_release(st, tx->conn);
+    }
     if (tx->write)
         pthread_mutex_unlock(&st->write_lock);
     free(tx);
@@ -446,12 +469,14 @@ static struct store_tx *begin(struct store *st, int write, struct error *err)
 
 struct store_tx *store_begin(struct store *st, struct error *err)
 {
-    return begin(st, 1, err);
+    return store_begin_with(st, NULL, err);
 }
 
 struct store_tx *store_begin_read(struct store *st, struct error *err)
 {
-    return begin(st, 0, err);
+    static const struct store_tx_options read_only = {.read_only = 1};
+
+    return store_begin_with(st, &read_only, err);
 }
 
 static int send_notifications(struct store_tx *tx, struct error *err)
@@ -512,13 +537,6 @@ int store_tx_fail(struct store_tx *tx)
 {
     tx->failed = 1;
     return -1;
-}
-
-int store_async_commit(struct store_tx *tx, struct error *err)
-{
-    if (tx->st->backend != STORE_POSTGRES)
-        return 0;
-    return store_exec(tx, "SET LOCAL synchronous_commit TO OFF", err);
 }
 
 const char *store_for_update(const struct store_tx *tx)

@@ -109,6 +109,27 @@ struct store_tx *store_begin(struct store *st, struct error *err);
 /* Begins a read-only transaction (SQLite: a deferred read; no write lock). */
 struct store_tx *store_begin_read(struct store *st, struct error *err);
 
+/* Options of store_begin_with(); a zeroed struct is store_begin(). */
+struct store_tx_options {
+    int read_only;
+    /*
+     * Commit without waiting for the WAL record to reach the disk
+     * (PostgreSQL synchronous_commit off; nothing on SQLite). A server
+     * crash may then lose this transaction, but nothing else and without
+     * corruption, so use it only where redoing the work is harmless, such
+     * as claiming a job or extending a lease.
+     */
+    int async_commit;
+    /* PostgreSQL only: more "SET LOCAL name TO value" statements, sent in
+     * the same round trip as BEGIN. Ignored on SQLite. */
+    const char *postgres_settings;
+};
+
+/* Begins a transaction with options; see store_begin(). */
+struct store_tx *store_begin_with(struct store *st,
+                                  const struct store_tx_options *options,
+                                  struct error *err);
+
 /*
  * Commits and frees tx, also on failure. Then nothing was written and err
  * describes the failure (ERR_RETRYABLE for serialization failures and busy
@@ -130,15 +151,6 @@ enum store_backend store_tx_backend(const struct store_tx *tx);
  * it returns at once. Used for single-flight work such as token refreshes.
  */
 int store_lock_key(struct store_tx *tx, const char *key, struct error *err);
-
-/*
- * Lets tx commit without waiting for its WAL record to reach the disk
- * (PostgreSQL synchronous_commit off; nothing on SQLite). A crash of the
- * server may then lose this transaction, but nothing else and without
- * corruption, so use it only where redoing the work is harmless, such as
- * claiming a job or extending a lease. Call it before the first statement.
- */
-int store_async_commit(struct store_tx *tx, struct error *err);
 
 /* " FOR UPDATE" on PostgreSQL, "" on SQLite, to append to a SELECT. */
 const char *store_for_update(const struct store_tx *tx);
