@@ -11,6 +11,7 @@
 #include "core/clock.h"
 #include "core/crypto.h"
 #include "core/json.h"
+#include "core/log.h"
 #include "http/client.h"
 #include "pipelines/app.h"
 #include "store/store.h"
@@ -155,8 +156,11 @@ static void set_environment(struct demo *demo)
     setenv("SITESMITH_WIX_APP_SECRET", demo->app_secret, 1);
     crypto_random_hex(key, 32);
     setenv("SITESMITH_SECRET_KEY", key, 1);
-    if (!getenv("SITESMITH_LOG_LEVEL"))
+    /* Keep the output to the story; warnings and errors still show. */
+    if (!getenv("SITESMITH_LOG_LEVEL")) {
         setenv("SITESMITH_LOG_LEVEL", "warn", 1);
+        log_set_level(LOG_WARN);
+    }
 }
 
 /* Records the site and grants it credits, as its install would. */
@@ -315,8 +319,8 @@ static int read_draft(struct wix_client *client, void *ctx, struct error *err)
     read->draft = NULL;
     if (wix_blog_get_draft(client, read->draft_id, &read->draft, err) != 0)
         return -1;
-    media_id = json_string_value(
-        json_at(read->draft, "draftPost.media.wixMedia.image.id"));
+    media_id =
+        json_string_value(json_at(read->draft, "media.wixMedia.image.id"));
     if (media_id && !read->file &&
         wix_media_get_file(client, media_id, &read->file, err) != 0)
         return -1;
@@ -352,7 +356,7 @@ static void print_headings(const json_t *nodes)
 
 static void print_draft(const struct draft_read *read)
 {
-    const json_t *post = json_object_get(read->draft, "draftPost");
+    const json_t *post = read->draft;
     json_t *nodes = json_at(post, "richContent.nodes");
 
     printf(
@@ -371,10 +375,10 @@ static void print_draft(const struct draft_read *read)
     print_headings(nodes);
     if (read->file)
         printf("  image:    %s (%s, %s, %s bytes)\n",
-               json_string_value(json_at(read->file, "file.id")),
-               json_string_value(json_at(read->file, "file.displayName")),
-               json_string_value(json_at(read->file, "file.operationStatus")),
-               json_string_value(json_at(read->file, "file.sizeInBytes")));
+               json_string_value(json_at(read->file, "id")),
+               json_string_value(json_at(read->file, "displayName")),
+               json_string_value(json_at(read->file, "operationStatus")),
+               json_string_value(json_at(read->file, "sizeInBytes")));
 }
 
 /* Reads the draft through the Wix API with a token of its own. */
