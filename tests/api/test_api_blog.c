@@ -1,0 +1,448 @@
+/*
+ * The blog API end to end: a real `sitesmith serve` process on a fresh
+ * SQLite file (or the PostgreSQL of SITESMITH_TEST_POSTGRES_URL), against
+ * a real sitesmith-sandbox, called over HTTP as the dashboard calls it.
+ */
+#include "core/child.h"
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "core/json.h"
+#include "http/client.h"
+#include "pipelines/app.h"
+#include "sandbox_proc.h"
+#include "store/store.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define START_CREDITS 50
+#define WAIT_MS 60000
+
+struct fixture {
+    struct sandbox_proc sandbox;
+    struct child serve;
+    char dir[64];
+    char serve_url[128];
+    char instance_id[128]; /* a site with credits */
+    char *instance;
+    char other_id[128]; /* a second site, no credits */
+    char *other_instance;
+    struct config *cfg;
+};
+
+static struct fixture fx;
+
+static void create_site(char *id, size_t size, char **instance)
+{
+    json_t *site =
+        sandbox_proc_create_site(&fx.sandbox, "{\"fixture\": \"store\", "
+                                              "\"catalog_version\": 1}");
+
+    snprintf(id, size, "%s",
+             json_string_value(json_object_get(site, "instance_id")));
+    *instance = strdup(json_string_value(json_object_get(site, "instance")));
+    json_decref(site);
+}
+
+static void set_environment(void)
+{
+    const char *postgres = getenv("SITESMITH_TEST_POSTGRES_URL");
+    char value[512];
+    char key[65];
+
+    if (postgres && *postgres)
+        setenv("SITESMITH_DATABASE_URL", postgres, 1);
+    else {
+        snprintf(value, sizeof(value), "sqlite:%s/test.db", fx.dir);
+        setenv("SITESMITH_DATABASE_URL", value, 1);
+    }
+    snprintf(value, sizeof(value), "%s/data", fx.dir);
+    setenv("SITESMITH_DATA_DIR", value, 1);
+    setenv("SITESMITH_WIX_API_URL", fx.sandbox.wix_url, 1);
+    setenv("OPENAI_BASE_URL", fx.sandbox.openai_url, 1);
+    setenv("SITESMITH_REPLICATE_API_URL", fx.sandbox.replicate_url, 1);
+    setenv("OPENAI_API_KEY", "sk-test-api-key-0001", 1);
+    setenv("REPLICATE_API_TOKEN", "r8_test_api_token_0001", 1);
+    setenv("SITESMITH_WIX_APP_ID", SANDBOX_PROC_APP_ID, 1);
+    setenv("SITESMITH_WIX_APP_SECRET", SANDBOX_PROC_APP_SECRET, 1);
+    crypto_random_hex(key, 32);
+    setenv("SITESMITH_SECRET_KEY", key, 1);
+    setenv("SITESMITH_LOG_LEVEL", "warn", 1);
+}
+
+/* Records both sites; only the first gets credits. */
+static void prepare_store(void)
+{
+    struct error err;
+    struct store *st = store_open_config(fx.cfg, &err);
+    struct store_tx *tx;
+
+    assert_non_null(st);
+    assert_int_equal(store_migrate(st, app_schemas(), NULL, &err), 0);
+    tx = store_begin(st, &err);
+    assert_non_null(tx);
+    assert_int_equal(
+        store_instance_put(tx, fx.instance_id, "installed", "", NULL, &err), 0);
+    assert_int_equal(
+        store_instance_put(tx, fx.other_id, "installed", "", NULL, &err), 0);
+    assert_true(store_credits_grant(tx, fx.instance_id, START_CREDITS,
+                                    "test-grant", NULL, &err) >= 0);
+    assert_int_equal(store_commit(tx, &err), 0);
+    store_close(st);
+}
+
+static int setup(void **state)
+{
+    char program[1024];
+    const char *build = getenv("SITESMITH_BUILD_DIR");
+    char *argv[] = {program,     "serve", "--listen", "127.0.0.1:0",
+                    "--workers", "2",     NULL};
+    struct error err;
+
+    (void)state;
+    assert_int_equal(crypto_init(), 0);
+    snprintf(fx.dir, sizeof(fx.dir), "/tmp/sitesmith-api-XXXXXX");
+    assert_non_null(mkdtemp(fx.dir));
+    sandbox_proc_start(&fx.sandbox, NULL);
+    create_site(fx.instance_id, sizeof(fx.instance_id), &fx.instance);
+    create_site(fx.other_id, sizeof(fx.other_id), &fx.other_instance);
+    set_environment();
+    fx.cfg = config_load(NULL, &err);
+    assert_non_null(fx.cfg);
+    prepare_store();
+
+    snprintf(program, sizeof(program), "%s/sitesmith", build ? build : ".");
+    assert_int_equal(child_start(&fx.serve, "sitesmith serve", argv, &err), 0);
+    if (child_read_url(&fx.serve, 30000, fx.serve_url, sizeof(fx.serve_url),
+                       &err) != 0)
+        fail_msg("%s", err.message);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char command[128];
+
+    (void)state;
+    assert_int_equal(child_stop(&fx.serve, 30000), 0);
+    sandbox_proc_stop(&fx.sandbox);
+    config_free(fx.cfg);
+    free(fx.instance);
+    free(fx.other_instance);
+    snprintf(command, sizeof(command), "rm -rf %s", fx.dir);
+    return system(command) == 0 ? 0 : -1;
+}
+
+/* One HTTP call to serve; returns the parsed body (or NULL when not JSON). */
+static json_t *api(const char *method, const char *path, const char *instance,
+                   const char *content_type, const char *body, long *status,
+                   struct http_client_response *keep)
+{
+    struct http_client_request req = {.method = method};
+    struct http_client_response resp = {0};
+    char url[512];
+    char instance_header[4096];
+    char type_header[128];
+    struct error err;
+    json_t *json;
+    int h = 0;
+
+    snprintf(url, sizeof(url), "%s%s", fx.serve_url, path);
+    req.url = url;
+    if (instance) {
+        snprintf(instance_header, sizeof(instance_header), "X-Wix-Instance: %s",
+                 instance);
+        req.headers[h++] = instance_header;
+    }
+    if (content_type) {
+        snprintf(type_header, sizeof(type_header), "Content-Type: %s",
+                 content_type);
+        req.headers[h++] = type_header;
+    }
+    req.body = body;
+    req.body_len = body ? strlen(body) : 0;
+    assert_int_equal(http_client_send(&req, &resp, &err), 0);
+    *status = resp.status;
+    json = json_loads(resp.body.data ? resp.body.data : "", 0, NULL);
+    if (keep)
+        *keep = resp;
+    else
+        http_client_response_release(&resp);
+    return json;
+}
+
+static json_t *api_json(const char *method, const char *path,
+                        const char *instance, const char *body, long *status)
+{
+    return api(method, path, instance, body ? "application/json" : NULL, body,
+               status, NULL);
+}
+
+/* Polls a generation until its state is one of the given states. */
+static json_t *wait_state(const char *id, const char *a, const char *b)
+{
+    int64_t deadline = clock_monotonic_ms() + WAIT_MS;
+    char path[256];
+
+    snprintf(path, sizeof(path), "/api/blog/generations/%s", id);
+    while (clock_monotonic_ms() < deadline) {
+        long status = 0;
+        json_t *gen = api_json("GET", path, fx.instance, NULL, &status);
+        const char *state = json_string_value(json_object_get(gen, "state"));
+
+        assert_int_equal(status, 200);
+        if (state && (strcmp(state, a) == 0 || (b && strcmp(state, b) == 0)))
+            return gen;
+        json_decref(gen);
+        clock_sleep_ms(100);
+    }
+    fail_msg("generation %s never reached %s", id, a);
+    return NULL;
+}
+
+static int64_t credits_of(const char *instance)
+{
+    long status = 0;
+    json_t *me = api_json("GET", "/api/me", instance, NULL, &status);
+    int64_t credits;
+
+    assert_int_equal(status, 200);
+    credits = json_integer_value(json_object_get(me, "credits"));
+    json_decref(me);
+    return credits;
+}
+
+static void probes_answer(void **state)
+{
+    struct http_client_response resp;
+    long status = 0;
+    json_t *body;
+
+    (void)state;
+    json_decref(api_json("GET", "/healthz", NULL, NULL, &status));
+    assert_int_equal(status, 200);
+    json_decref(api_json("GET", "/readyz", NULL, NULL, &status));
+    assert_int_equal(status, 200);
+    body = api("GET", "/metrics", NULL, NULL, NULL, &status, &resp);
+    assert_null(body);
+    assert_int_equal(status, 200);
+    assert_non_null(strstr(resp.body.data, "# TYPE sitesmith_queue_jobs"));
+    http_client_response_release(&resp);
+}
+
+static void missing_or_forged_instance_rejected(void **state)
+{
+    char *forged = strdup(fx.instance);
+    long status = 0;
+    json_t *body;
+
+    (void)state;
+    body = api_json("GET", "/api/me", NULL, NULL, &status);
+    assert_int_equal(status, 401);
+    assert_non_null(strstr(json_string_value(json_at(body, "error.message")),
+                           "X-Wix-Instance"));
+    json_decref(body);
+
+    /* Change one character of the signature. */
+    forged[3] = forged[3] == 'A' ? 'B' : 'A';
+    body = api_json("GET", "/api/me", forged, NULL, &status);
+    assert_int_equal(status, 401);
+    assert_string_equal(json_string_value(json_at(body, "error.code")),
+                        "unauthorized");
+    json_decref(body);
+    body = api_json("GET", "/api/me", "not-an-instance", NULL, &status);
+    assert_int_equal(status, 401);
+    json_decref(body);
+    free(forged);
+}
+
+static void me_shows_credits_and_headers(void **state)
+{
+    struct http_client_response resp;
+    long status = 0;
+    json_t *me;
+
+    (void)state;
+    me = api("GET", "/api/me", fx.instance, NULL, NULL, &status, &resp);
+    assert_int_equal(status, 200);
+    assert_string_equal(json_string_value(json_object_get(me, "instance_id")),
+                        fx.instance_id);
+    assert_int_equal(json_integer_value(json_object_get(me, "credits")),
+                     START_CREDITS);
+    assert_true(json_integer_value(json_at(me, "costs.blog_post")) > 0);
+    assert_string_equal(http_client_header(&resp, "cache-control"), "no-store");
+    assert_string_equal(http_client_header(&resp, "x-content-type-options"),
+                        "nosniff");
+    assert_non_null(http_client_header(&resp, "x-request-id"));
+    http_client_response_release(&resp);
+    json_decref(me);
+}
+
+static void bad_input_names_field(void **state)
+{
+    long status = 0;
+    json_t *body;
+
+    (void)state;
+    body = api("POST", "/api/blog/generations", fx.instance, "text/plain",
+               "topic=x", &status, NULL);
+    assert_int_equal(status, 415);
+    json_decref(body);
+    body = api_json("POST", "/api/blog/generations", fx.instance,
+                    "{\"topic\":", &status);
+    assert_int_equal(status, 400);
+    json_decref(body);
+    body = api_json("POST", "/api/blog/generations", fx.instance,
+                    "{\"keywords\": \"not a list\"}", &status);
+    assert_int_equal(status, 400);
+    assert_string_equal(json_string_value(json_at(body, "error.field")),
+                        "keywords");
+    json_decref(body);
+    body = api_json("GET", "/api/blog/generations?limit=0", fx.instance, NULL,
+                    &status);
+    assert_int_equal(status, 400);
+    json_decref(body);
+    /* Nothing was reserved by the rejected requests. */
+    assert_int_equal(credits_of(fx.instance), START_CREDITS);
+}
+
+static void generation_ends_with_draft(void **state)
+{
+    long status = 0;
+    json_t *gen;
+    json_t *site;
+    json_t *drafts;
+    char id[64];
+    char path[256];
+    const char *draft_id;
+    int64_t charged;
+    size_t i;
+    json_t *draft;
+    int found = 0;
+
+    (void)state;
+    gen = api_json("POST", "/api/blog/generations", fx.instance,
+                   "{\"topic\": \"caring for linen shirts\", \"keywords\": "
+                   "[\"linen\", \"laundry\"], \"tone\": \"friendly\"}",
+                   &status);
+    assert_int_equal(status, 202);
+    snprintf(id, sizeof(id), "%s",
+             json_string_value(json_object_get(gen, "id")));
+    json_decref(gen);
+
+    gen = wait_state(id, "awaiting_selection", "failed");
+    assert_string_equal(json_string_value(json_object_get(gen, "state")),
+                        "awaiting_selection");
+    assert_true(json_array_size(json_object_get(gen, "ideas")) >= 3);
+    json_decref(gen);
+
+    snprintf(path, sizeof(path), "/api/blog/generations/%s/select", id);
+    json_decref(
+        api_json("POST", path, fx.instance, "{\"index\": 99}", &status));
+    assert_int_equal(status, 400);
+    json_decref(api_json("POST", path, fx.instance, "{\"index\": 1}", &status));
+    assert_int_equal(status, 202);
+
+    gen = wait_state(id, "done", "failed");
+    assert_string_equal(json_string_value(json_object_get(gen, "state")),
+                        "done");
+    draft_id = json_string_value(json_object_get(gen, "draft_post_id"));
+    assert_non_null(draft_id);
+    charged = json_integer_value(json_object_get(gen, "credits_charged"));
+    assert_true(charged > 0);
+    assert_int_equal(credits_of(fx.instance), START_CREDITS - charged);
+
+    /* The sandbox's Wix Blog holds exactly this one draft. */
+    site = sandbox_proc_site(&fx.sandbox, fx.instance_id);
+    drafts = json_object_get(site, "drafts");
+    assert_non_null(drafts);
+    json_array_foreach(drafts, i, draft)
+    {
+        if (strcmp(json_string_value(json_object_get(draft, "id")), draft_id) ==
+            0)
+            found++;
+    }
+    assert_int_equal(found, 1);
+    json_decref(site);
+
+    /* The list shows it, newest first. */
+    json_t *list =
+        api_json("GET", "/api/blog/generations", fx.instance, NULL, &status);
+    assert_int_equal(status, 200);
+    assert_string_equal(json_string_value(json_at(list, "generations[0].id")),
+                        id);
+    json_decref(list);
+    json_decref(gen);
+}
+
+static void other_site_sees_not_found(void **state)
+{
+    long status = 0;
+    json_t *gen;
+    json_t *body;
+    char path[256];
+
+    (void)state;
+    gen = api_json("POST", "/api/blog/generations", fx.instance, "{}", &status);
+    assert_int_equal(status, 202);
+    snprintf(path, sizeof(path), "/api/blog/generations/%s",
+             json_string_value(json_object_get(gen, "id")));
+    body = api_json("GET", path, fx.other_instance, NULL, &status);
+    assert_int_equal(status, 404);
+    json_decref(body);
+    strcat(path, "/cancel");
+    body = api_json("POST", path, fx.other_instance, NULL, &status);
+    assert_int_equal(status, 404);
+    json_decref(body);
+
+    /* The owner can cancel it, and gets the reservation back. */
+    body = api_json("POST", path, fx.instance, NULL, &status);
+    assert_int_equal(status, 200);
+    assert_string_equal(json_string_value(json_object_get(body, "state")),
+                        "cancelled");
+    assert_int_equal(
+        json_integer_value(json_object_get(body, "credits_charged")), 0);
+    json_decref(body);
+    body = api_json("POST", path, fx.instance, NULL, &status);
+    assert_int_equal(status, 409);
+    json_decref(body);
+    json_decref(gen);
+}
+
+static void too_few_credits_is_402(void **state)
+{
+    long status = 0;
+    json_t *body;
+
+    (void)state;
+    body = api_json("POST", "/api/blog/generations", fx.other_instance, "{}",
+                    &status);
+    assert_int_equal(status, 402);
+    assert_string_equal(json_string_value(json_at(body, "error.code")),
+                        "insufficient_credits");
+    assert_int_equal(json_integer_value(json_at(body, "error.balance")), 0);
+    assert_true(json_integer_value(json_at(body, "error.cost")) > 0);
+    json_decref(body);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(probes_answer),
+        cmocka_unit_test(missing_or_forged_instance_rejected),
+        cmocka_unit_test(me_shows_credits_and_headers),
+        cmocka_unit_test(bad_input_names_field),
+        cmocka_unit_test(generation_ends_with_draft),
+        cmocka_unit_test(other_site_sees_not_found),
+        cmocka_unit_test(too_few_credits_is_402),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
