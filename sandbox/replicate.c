@@ -2,9 +2,9 @@
  * Replicate emulation: predictions created by version or by official
  * model, read, cancelled and listed, with `Prefer: wait`, `Cancel-After`,
  * Replicate's error bodies and its create rate limit (creates live in
- * replicate_create.c). Output files are
- * served under /replicate/files/{id}/{name} and expire like Replicate's
- * do after an hour.
+ * replicate_create.c). Output files are served under
+ * /replicate/files/{id}/{name} and expire like Replicate's do after an
+ * hour.
  *
  * A prediction's status is computed from sandbox time whenever it is
  * read: starting until created + starting_ms, processing until
