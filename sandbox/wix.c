@@ -495,6 +495,19 @@ json_t *wix_find_by(const json_t *array, const char *key, const char *value)
     return NULL;
 }
 
+json_t *wix_site_own(struct wix_site *site, const char *key)
+{
+    json_t *value = json_object_get(site->state, key);
+    json_t *copy;
+
+    /* The site's state holds one reference; a fixture's catalog another. */
+    if (!value || value->refcount <= 1)
+        return value;
+    copy = json_deep_copy(value);
+    json_object_set_new(site->state, key, copy);
+    return copy;
+}
+
 const char *wix_site_string(const struct wix_site *site, const char *key)
 {
     const char *value = json_string_value(json_object_get(site->state, key));

@@ -130,6 +130,14 @@ struct wix_site *wix_site_find(struct sandbox_wix *wix,
  * NULL. Borrowed. */
 json_t *wix_find_by(const json_t *array, const char *key, const char *value);
 
+/*
+ * The site's own copy of a part of its state. Sites made from the same
+ * fixture share one catalog (products, collections, media) until one of
+ * them changes it, so call this before changing products or media: it
+ * copies a shared value first. Lock held.
+ */
+json_t *wix_site_own(struct wix_site *site, const char *key);
+
 /* A string field of the site's state, or "" when unset. */
 const char *wix_site_string(const struct wix_site *site, const char *key);
 
@@ -237,8 +245,10 @@ json_t *wix_product_media_item(const json_t *file_entry);
 /* Refreshes mainMedia from items after a change. */
 void wix_product_main_media(json_t *product);
 
-/* Stored product by id, or NULL. */
+/* Stored product by id, or NULL. wix_product_for_change() also makes the
+ * site's products its own, for a caller that changes the product. */
 json_t *wix_product_find(struct wix_site *site, const char *id);
+json_t *wix_product_for_change(struct wix_site *site, const char *id);
 
 /* Bumps revision and lastUpdated after a change. */
 void wix_product_touch(struct sandbox *sb, json_t *product);
@@ -275,8 +285,10 @@ json_t *wix_media_add_generated(struct sandbox *sb, struct wix_site *site,
 json_t *wix_media_lookup(struct sandbox *sb, struct wix_site *site,
                          const char *file_id, int poll);
 
-/* The Wix file descriptor of a stored media entry (new reference). */
-json_t *wix_media_descriptor(struct sandbox *sb, const json_t *entry);
+/* The Wix file descriptor of a site's stored media entry (new
+ * reference). */
+json_t *wix_media_descriptor(struct sandbox *sb, const struct wix_site *site,
+                             const json_t *entry);
 
 /* Starts an import of url into the site's media; returns the new entry. */
 json_t *wix_media_import(struct sandbox *sb, struct wix_site *site,

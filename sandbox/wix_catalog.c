@@ -461,6 +461,8 @@ json_t *wix_product_v1(struct sandbox *sb, struct wix_site *site,
 
     json_object_del(out, "revision");
     json_object_del(out, "description_ricos");
+    json_object_set_new(json_object_get(out, "productPageUrl"), "base",
+                        json_string(wix_site_string(site, "url")));
     if (!include_variants)
         json_object_del(out, "variants");
     json_array_foreach(json_object_get(media, "items"), i, item)
@@ -474,6 +476,11 @@ json_t *wix_product_v1(struct sandbox *sb, struct wix_site *site,
 json_t *wix_product_find(struct wix_site *site, const char *id)
 {
     return wix_find_by(json_object_get(site->state, "products"), "id", id);
+}
+
+json_t *wix_product_for_change(struct wix_site *site, const char *id)
+{
+    return wix_find_by(wix_site_own(site, "products"), "id", id);
 }
 
 void wix_product_touch(struct sandbox *sb, json_t *product)

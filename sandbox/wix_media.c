@@ -179,7 +179,7 @@ json_t *wix_media_add_generated(struct sandbox *sb, struct wix_site *site,
                                 const char *file_id, const char *display_name,
                                 int width, int height)
 {
-    json_t *media = json_object_get(site->state, "media");
+    json_t *media = wix_site_own(site, "media");
     json_t *entry = json_object_get(media, file_id);
     const char *format = extension_format(file_id);
 
@@ -226,6 +226,9 @@ json_t *wix_media_lookup(struct sandbox *sb, struct wix_site *site,
                "PENDING") != 0)
         return entry;
 
+    /* Only imports are PENDING, and they live in the site's own table. */
+    entry = json_object_get(wix_site_own(site, "media"), id);
+    file = json_object_get(entry, "file");
     polls = json_integer_value(json_object_get(entry, "polls")) + (poll != 0);
     json_object_set_new(entry, "polls", json_integer(polls));
     fetch = json_string_value(json_object_get(entry, "fetch"));
@@ -239,7 +242,8 @@ json_t *wix_media_lookup(struct sandbox *sb, struct wix_site *site,
     return entry;
 }
 
-json_t *wix_media_descriptor(struct sandbox *sb, const json_t *entry)
+json_t *wix_media_descriptor(struct sandbox *sb, const struct wix_site *site,
+                             const json_t *entry)
 {
     json_t *file = json_deep_copy(json_object_get(entry, "file"));
     const char *id = json_string_value(json_object_get(file, "id"));
@@ -252,6 +256,8 @@ json_t *wix_media_descriptor(struct sandbox *sb, const json_t *entry)
              url);
     json_object_set_new(file, "url", json_string(url));
     json_object_set_new(file, "thumbnailUrl", json_string(thumbnail));
+    json_object_set_new(file, "siteId",
+                        json_string(wix_site_string(site, "site_id")));
     if (strcmp(json_string_value(json_object_get(file, "operationStatus")),
                "READY") != 0) {
         json_object_set_new(file, "media", json_null());
@@ -487,7 +493,7 @@ json_t *wix_media_import(struct sandbox *sb, struct wix_site *site,
         "fetch", "pending", "ready_at_ms",
         (json_int_t)(sandbox_now_ms(sb) + wix_of(sb)->settings.media_ready_ms),
         "polls", (json_int_t)0, "generated");
-    json_object_set_new(json_object_get(site->state, "media"), id, entry);
+    json_object_set_new(wix_site_own(site, "media"), id, entry);
 
     if (!url_is_loopback(url)) {
         json_object_set_new(entry, "fetch", json_string("failed"));
@@ -545,8 +551,8 @@ static void import_file(struct sandbox_call *call)
         json_string_value(json_object_get(body, "displayName")),
         json_string_value(json_object_get(body, "mimeType")),
         json_object_get(body, "labels"));
-    wix_reply(call,
-              json_pack("{so}", "file", wix_media_descriptor(call->sb, entry)));
+    wix_reply(call, json_pack("{so}", "file",
+                              wix_media_descriptor(call->sb, site, entry)));
 out:
     json_decref(body);
     if (site)
@@ -567,7 +573,7 @@ static void reply_file(struct sandbox_call *call, struct wix_site *site,
         wix_not_found(call, "file", file_id);
     else
         wix_reply(call, json_pack("{so}", "file",
-                                  wix_media_descriptor(call->sb, entry)));
+                                  wix_media_descriptor(call->sb, site, entry)));
 }
 
 /* GET /site-media/v1/files/get-file-by-id?fileId= */
@@ -630,7 +636,8 @@ static void reply_file_page(struct sandbox_call *call, struct wix_site *site,
     {
         wix_media_lookup(call->sb, site, id, 0);
         if (file_selected(json_object_get(entry, "file"), search, types))
-            json_array_append_new(files, wix_media_descriptor(call->sb, entry));
+            json_array_append_new(files,
+                                  wix_media_descriptor(call->sb, site, entry));
     }
     for (size_t i = (size_t)(offset > 0 ? offset : 0);
          i < json_array_size(files) && (int64_t)json_array_size(page) < limit;
@@ -784,7 +791,7 @@ static json_t *store_upload(struct sandbox *sb, struct wix_site *site,
                       "height", height, "mime_type", mime, "fetch", "ok",
                       "ready_at_ms", (json_int_t)0, "polls", (json_int_t)0,
                       "generated");
-    json_object_set_new(json_object_get(site->state, "media"), id, entry);
+    json_object_set_new(wix_site_own(site, "media"), id, entry);
     wix_blob_put(wix_of(sb), id, mime, req->body, req->body_len);
     return entry;
 }
@@ -819,11 +826,11 @@ static void upload_bytes(struct sandbox_call *call)
     } else {
         snprintf(call->instance_id, sizeof(call->instance_id), "%s",
                  wix_site_string(site, "instance_id"));
-        wix_reply(call,
-                  json_pack("{so}", "file",
-                            wix_media_descriptor(
-                                sb, store_upload(sb, site, upload, call->req,
-                                                 width, height))));
+        wix_reply(call, json_pack("{so}", "file",
+                                  wix_media_descriptor(
+                                      sb, site,
+                                      store_upload(sb, site, upload, call->req,
+                                                   width, height))));
         json_object_del(json_object_get(site->state, "uploads"), token);
     }
     sandbox_unlock(sb);

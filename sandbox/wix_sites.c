@@ -31,6 +31,8 @@
  * example. */
 #define INSTANCE_TTL_MS (4LL * 60 * 60 * 1000)
 #define SITES_MAX 10000
+/* Product numericIds count up from here, a value of the size Wix uses. */
+#define FIRST_NUMERIC_ID 1700000000000000LL
 
 void wix_site_free(struct wix_site *site)
 {
@@ -295,6 +297,61 @@ static int add_catalog(struct sandbox *sb, struct wix_site *site,
     return 0;
 }
 
+/*
+ * The catalog built from a fixture, once, as {collections, products,
+ * media, next_numeric_id}. Sites made from the fixture share it until they
+ * change it (wix_site_own), so a fixture site costs little memory. Lock
+ * held.
+ */
+static const json_t *fixture_catalog(struct sandbox *sb, const char *name,
+                                     const json_t *fixture, struct error *err)
+{
+    json_t *cache = wix_of(sb)->fixtures;
+    struct wix_site builder = {0};
+    json_t *catalog;
+    char key[96];
+
+    snprintf(key, sizeof(key), "%s#catalog", name);
+    if ((catalog = json_object_get(cache, key)))
+        return catalog;
+    builder.state = json_pack("{ss ss s[] s[] s{} sI}", "site_id", "", "url",
+                              "", "collections", "products", "media",
+                              "next_numeric_id", (json_int_t)FIRST_NUMERIC_ID);
+    if (add_catalog(sb, &builder, fixture, err) != 0) {
+        json_decref(builder.state);
+        return NULL;
+    }
+    json_object_set_new(cache, key, builder.state);
+    return builder.state;
+}
+
+static void share_catalog(struct wix_site *site, const json_t *catalog)
+{
+    static const char *const shared[] = {"collections", "products", "media"};
+
+    for (size_t i = 0; i < sizeof(shared) / sizeof(shared[0]); i++)
+        json_object_set(site->state, shared[i],
+                        json_object_get(catalog, shared[i]));
+    json_object_set_new(site->state, "next_numeric_id",
+                        json_integer(json_integer_value(
+                            json_object_get(catalog, "next_numeric_id"))));
+}
+
+/* Fills the site's catalog from the fixture (shared) or the request. */
+static int fill_catalog(struct sandbox *sb, struct wix_site *site,
+                        const char *fixture_name, const json_t *fixture,
+                        const json_t *body, struct error *err)
+{
+    const json_t *catalog;
+
+    if (!fixture)
+        return add_catalog(sb, site, body, err);
+    if (!(catalog = fixture_catalog(sb, fixture_name, fixture, err)))
+        return -1;
+    share_catalog(site, catalog);
+    return 0;
+}
+
 static int read_catalog_version(const json_t *body, int has_store,
                                 const char **out, struct error *err)
 {
@@ -360,7 +417,7 @@ static json_t *site_state_new(struct sandbox *sb, const json_t *body,
         owner, "owner_email", email, "created_ms",
         (json_int_t)sandbox_now_ms(sb), "members", "drafts", "products",
         "collections", "media", "next_numeric_id",
-        (json_int_t)1700000000000000LL);
+        (json_int_t)FIRST_NUMERIC_ID);
 }
 
 /* Builds a site from a POST /__sandbox/sites body. Lock held. */
@@ -399,7 +456,7 @@ static struct wix_site *site_create(struct sandbox *sb, const json_t *body,
     }
     if (add_members(sb, state, body, err) != 0 ||
         (has_store &&
-         add_catalog(sb, site, fixture ? fixture : body, err) != 0)) {
+         fill_catalog(sb, site, fixture_name, fixture, body, err) != 0)) {
         wix_of(sb)->site_count--;
         wix_site_free(site);
         return NULL;
@@ -549,7 +606,7 @@ static json_t *site_view(struct sandbox *sb, struct wix_site *site)
     json_object_foreach(json_object_get(site->state, "media"), id, entry)
     {
         wix_media_lookup(sb, site, id, 0);
-        json_array_append_new(media, wix_media_descriptor(sb, entry));
+        json_array_append_new(media, wix_media_descriptor(sb, site, entry));
     }
     json_object_set_new(view, "products", products);
     json_object_set_new(view, "media", media);

@@ -163,12 +163,11 @@ static json_t *v1_list(const char *key, json_t *items, const struct page *page,
                      (json_int_t)page->offset, "totalResults", (int)total);
 }
 
-/* Every product in V1 shape, hidden ones only when asked. */
-static json_t *all_products(struct sandbox *sb, struct wix_site *site,
-                            const json_t *body)
+/* The stored products a query sees: hidden ones only when asked. The
+ * filter fields read the same in the stored and the V1 shape, so only the
+ * page is rendered. Borrowed items in a new array. */
+static json_t *queried_products(struct wix_site *site, const json_t *body)
 {
-    int include_variants =
-        json_is_true(json_object_get(body, "includeVariants"));
     int include_hidden =
         json_is_true(json_object_get(body, "includeHiddenProducts"));
     json_t *out = json_array();
@@ -177,13 +176,24 @@ static json_t *all_products(struct sandbox *sb, struct wix_site *site,
 
     json_array_foreach(json_object_get(site->state, "products"), i, product)
     {
-        if (!include_hidden &&
-            json_is_false(json_object_get(product, "visible")))
-            continue;
-        json_array_append_new(
-            out, wix_product_v1(sb, site, product, include_variants));
+        if (include_hidden ||
+            !json_is_false(json_object_get(product, "visible")))
+            json_array_append(out, product);
     }
     return out;
+}
+
+/* Replaces each stored product of page with its V1 shape. */
+static void render_page(struct sandbox *sb, struct wix_site *site, json_t *page,
+                        const json_t *body)
+{
+    int include_variants =
+        json_is_true(json_object_get(body, "includeVariants"));
+    size_t i;
+    json_t *product;
+
+    json_array_foreach(page, i, product) json_array_set_new(
+        page, i, wix_product_v1(sb, site, product, include_variants));
 }
 
 static struct wix_site *begin_v1(struct sandbox_call *call)
@@ -202,11 +212,12 @@ static void query_products_common(struct sandbox_call *call, int platformized)
 
     if (!body)
         goto out;
-    products = all_products(call->sb, site, body);
+    products = queried_products(site, body);
     page_items = run_query(call, products, json_object_get(body, "query"),
                            product_field, &page, &total);
     if (!page_items)
         goto out;
+    render_page(call->sb, site, page_items, body);
     if (platformized)
         wix_reply(call,
                   json_pack("{so s{si sI si}}", "products", page_items,
@@ -357,7 +368,7 @@ static void update_product(struct sandbox_call *call)
         wix_field_error(call, "product", "REQUIRED", "must be an object");
         goto out;
     }
-    if (!(product = wix_product_find(site, id))) {
+    if (!(product = wix_product_for_change(site, id))) {
         wix_not_found(call, "product", id);
         goto out;
     }
@@ -489,7 +500,7 @@ static void add_product_media(struct sandbox_call *call)
         wix_field_error(call, "media", "REQUIRED", "must be a non-empty array");
         goto out;
     }
-    if (!(product = wix_product_find(site, id))) {
+    if (!(product = wix_product_for_change(site, id))) {
         wix_not_found(call, "product", id);
         goto out;
     }
@@ -543,7 +554,7 @@ static void remove_product_media(struct sandbox_call *call)
         wix_field_error(call, "mediaIds", "TYPE", "must be an array");
         goto out;
     }
-    if (!(product = wix_product_find(site, id))) {
+    if (!(product = wix_product_for_change(site, id))) {
         wix_not_found(call, "product", id);
         goto out;
     }

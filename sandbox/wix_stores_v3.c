@@ -148,8 +148,7 @@ static void add_requested_fields(struct sandbox *sb, struct wix_site *site,
                             json_is_object(ricos) ? json_deep_copy(ricos)
                                                   : wix_ricos_from_html(html));
     if (field_requested(fields, req, "URL")) {
-        snprintf(url, sizeof(url), "%s%s",
-                 json_string_value(json_at(product, "productPageUrl.base")),
+        snprintf(url, sizeof(url), "%s%s", wix_site_string(site, "url"),
                  json_string_value(json_at(product, "productPageUrl.path")));
         json_object_set_new(out, "url",
                             json_pack("{sO ss}", "relativePath",
@@ -517,7 +516,7 @@ static void update_product(struct sandbox_call *call)
         wix_field_error(call, "product", "REQUIRED", "must be an object");
         goto out;
     }
-    if (!(product = wix_product_find(site, id))) {
+    if (!(product = wix_product_for_change(site, id))) {
         wix_not_found(call, "product", id);
         goto out;
     }

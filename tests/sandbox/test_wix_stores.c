@@ -128,6 +128,51 @@ static void test_fixture_size(void **state)
     json_decref(view);
 }
 
+/* Fixture sites share one catalog until they change it; a change on one
+ * site must not show on another. */
+static void test_fixture_sites_independent(void **state)
+{
+    struct site first;
+    struct site second;
+    char id[64];
+    char path[200];
+    char body[600];
+    json_t *answer;
+    json_t *view;
+    size_t media_count;
+
+    (void)state;
+    new_site(&first, "{\"fixture\": \"store\"}");
+    new_site(&second, "{\"fixture\": \"store\"}");
+    product_id(&first, "Pink Armchair", id);
+    snprintf(path, sizeof(path), "/wix/stores/v1/products/%s", id);
+    json_decref(wix(&first, "PATCH", path,
+                    "{\"product\": {\"name\": \"Velvet Pink Armchair\"}}",
+                    200));
+    answer = wix(&second, "GET", path, NULL, 200);
+    assert_string_equal(json_string_value(json_at(answer, "product.name")),
+                        "Pink Armchair");
+    json_decref(answer);
+
+    view = sandbox_proc_site(&sandbox, second.instance_id);
+    media_count = json_array_size(json_object_get(view, "media"));
+    json_decref(view);
+    snprintf(body, sizeof(body), "{\"url\": \"%s/wixstatic/media/x.jpg\"}",
+             sandbox.url);
+    json_decref(
+        wix(&first, "POST", "/wix/site-media/v1/files/import", body, 200));
+    view = sandbox_proc_site(&sandbox, second.instance_id);
+    assert_int_equal(json_array_size(json_object_get(view, "media")),
+                     media_count);
+    assert_string_equal(json_string_value(json_at(view, "media[0].siteId")),
+                        json_string_value(json_object_get(view, "site_id")));
+    json_decref(view);
+    view = sandbox_proc_site(&sandbox, first.instance_id);
+    assert_int_equal(json_array_size(json_object_get(view, "media")),
+                     media_count + 1);
+    json_decref(view);
+}
+
 static void test_v1_query_paging(void **state)
 {
     struct site site;
@@ -760,6 +805,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_catalog_version),
         cmocka_unit_test(test_fixture_size),
+        cmocka_unit_test(test_fixture_sites_independent),
         cmocka_unit_test(test_v1_query_paging),
         cmocka_unit_test(test_v1_query_filter_sort),
         cmocka_unit_test(test_v1_platformized_get),
