@@ -42,7 +42,7 @@ struct write {
     int catalog;
     unsigned fields;
     char effect_key[STORE_ID_MAX * 2];
-    int effect_existed;     /* an earlier run may have written */
+    int effect_existed;     /* an earlier run or unit may have written */
     const json_t *expected; /* the text the product must still have */
     const json_t *target;   /* the text to write */
 
@@ -197,6 +197,9 @@ static int write_unit(struct wix_client *client, void *arg, struct error *err)
         return -1;
     if (!check_current(w))
         return 0;
+    /* From here the write may have happened: when wix_run runs this unit
+     * again after a rejected token, the product may already hold it. */
+    w->effect_existed = 1;
     if (products_write_product(client, w->catalog, w->current, w->fields,
                                w->target, w->revert, err) < 0) {
         if (err->kind != ERR_CONFLICT || w->catalog != PRODUCTS_CATALOG_V3)

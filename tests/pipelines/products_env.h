@@ -162,7 +162,7 @@ static inline json_t *products_env_items(struct blog_env *env,
     return items;
 }
 
-/* Acts on items; fails the test on error. Returns the answer. */
+/* Acts on items; fails the test on error. Returns the response. */
 static inline json_t *products_env_act(struct blog_env *env, const char *job_id,
                                        enum products_action action,
                                        const char *const *ids, size_t count,

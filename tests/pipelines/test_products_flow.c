@@ -214,7 +214,7 @@ static void edit_before_apply_conflicts(void **state)
     free(item_id);
 }
 
-/* Wix answers 200 to the write and changes nothing: the item fails,
+/* Wix responds 200 to the write and changes nothing: the item fails,
  * naming the field, and is not charged. */
 static void untaken_write_fails_item(void **state)
 {
