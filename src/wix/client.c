@@ -242,6 +242,10 @@ int wix_call(struct wix_client *client, const char *method, const char *path,
         req.body_len = strlen(text);
     }
     req.timeout_ms = client->wix->timeout_ms;
+    /* libcurl resends a request whose reused connection closed without an
+     * answer (see http/client.h). A create sent twice makes a second draft
+     * or file, so anything but a GET goes on a new connection. */
+    req.fresh_connection = strcmp(method, "GET") != 0;
 
     rc = send_request(client, &req, what, permission, out, err);
     free(text);
@@ -404,6 +408,7 @@ int wix_put_signed(struct wix_client *client, const char *url, const void *data,
     req.body = data;
     req.body_len = length;
     req.timeout_ms = client->wix->timeout_ms;
+    req.fresh_connection = 1; /* each upload makes a file; see wix_call */
 
     memset(&resp, 0, sizeof(resp));
     if (http_client_send(&req, &resp, err) < 0)
