@@ -715,8 +715,6 @@ static int run_attempt(struct openai_client *client, const char *body,
         ai_limiter_adjust_tokens(client->limiter, -estimate);
         classify_error_response(&resp, client, outcome, err);
         done = !outcome->retry;
-        if (resp.status == 429 && outcome->server_wait_ms > 0)
-            ai_limiter_hold(client->limiter, outcome->server_wait_ms);
     }
     http_client_response_release(&resp);
     return done;
@@ -749,9 +747,12 @@ int openai_chat_json(struct openai_client *client,
 
     while (!run_attempt(client, body, estimate, schema, request, result,
                         &outcome, &attempt_err)) {
+        delay = retry_delay_ms(&outcome, result->attempts - 1);
+        /* Other threads pause too, for as long as this one waits. */
+        if (attempt_err.http_status == 429)
+            ai_limiter_hold(client->limiter, delay);
         if (result->attempts >= MAX_ATTEMPTS)
             break;
-        delay = retry_delay_ms(&outcome, result->attempts - 1);
         log_warn("openai",
                  "retrying chat completion attempt=%d status=%d code=%s "
                  "delay_ms=%lld request_id=%s",

@@ -5,6 +5,7 @@
 #include "core/clock.h"
 #include "core/config.h"
 #include "core/log.h"
+#include "http/server.h"
 
 #include <pthread.h>
 #include <setjmp.h>
@@ -45,9 +46,12 @@ static int stop_sandbox(void **state)
     return 0;
 }
 
+/* A fresh sandbox and a fresh limiter (after a 429, one test would pause
+ * the process-wide limiter for the next). */
 static int reset_sandbox(void **state)
 {
     (void)state;
+    ai_limiter_reset(ai_limiter_shared("openai", 0, 0));
     ai_sandbox_reset(&sandbox);
     return 0;
 }
@@ -537,6 +541,183 @@ static void missing_key_rejected(void **state)
     config_free(cfg);
 }
 
+/* ---- Retry headers, from a scripted server ---- */
+
+/* One scripted response: status, extra headers and body. */
+struct scripted {
+    int status;
+    const char *headers[2][2];
+    const char *body;
+};
+
+struct script {
+    const struct scripted *responses;
+    size_t count;
+    size_t served;
+};
+
+static const char completion_body[] =
+    "{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion\",\"created\":1,"
+    "\"model\":\"gpt-4o-mini-2024-07-18\",\"choices\":[{\"index\":0,"
+    "\"message\":{\"role\":\"assistant\",\"content\":\"{\\\"name\\\":"
+    "\\\"Shirt\\\",\\\"description\\\":\\\"Linen\\\",\\\"seo_title\\\":"
+    "\\\"Shirt\\\",\\\"seo_description\\\":null}\",\"refusal\":null},"
+    "\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":{"
+    "\"prompt_tokens\":10,\"completion_tokens\":20,\"total_tokens\":30}}";
+
+static void serve_script(struct http_request *req, struct http_response *resp,
+                         void *ctx)
+{
+    struct script *script = ctx;
+    const struct scripted *next;
+
+    (void)req;
+    if (script->served == script->count) {
+        http_response_error(resp, 500, "script_over", "no more responses");
+        return;
+    }
+    next = &script->responses[script->served++];
+    http_response_bytes(resp, next->status, "application/json", next->body,
+                        strlen(next->body));
+    for (int i = 0; i < 2 && next->headers[i][0]; i++)
+        http_response_header(resp, next->headers[i][0], next->headers[i][1]);
+}
+
+/* Runs one request against a server that sends responses in order, and
+ * returns openai_chat_json()'s result; *served says how many it sent. */
+static int run_script(const struct scripted *responses, size_t count,
+                      struct openai_result *result, struct error *err,
+                      size_t *served)
+{
+    struct http_server_options options = {.listen = "127.0.0.1:0", .quiet = 1};
+    struct script script = {.responses = responses, .count = count};
+    struct openai_request request = product_request(plain_input);
+    struct http_server *server = http_server_new(&options, err);
+    struct openai_client *client;
+    char url[64];
+    const char *settings[] = {"OPENAI_BASE_URL", url, NULL};
+    int rc;
+
+    assert_non_null(server);
+    assert_int_equal(http_server_route(server, "POST", "/v1/chat/completions",
+                                       serve_script, &script),
+                     0);
+    assert_int_equal(http_server_start(server, err), 0);
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d/v1",
+             http_server_port(server));
+    client = new_client(settings);
+    rc = openai_chat_json(client, &request, result, err);
+    openai_client_free(client);
+    http_server_free(server);
+    *served = script.served;
+    return rc;
+}
+
+static const char overloaded_body[] =
+    "{\"error\":{\"message\":\"Overloaded\",\"type\":\"server_error\","
+    "\"param\":null,\"code\":null}}";
+static const char bad_request_body[] =
+    "{\"error\":{\"message\":\"Try again\",\"type\":"
+    "\"invalid_request_error\",\"param\":null,\"code\":null}}";
+static const char quota_body[] =
+    "{\"error\":{\"message\":\"You exceeded your current quota\",\"type\":"
+    "\"insufficient_quota\",\"param\":null,\"code\":"
+    "\"insufficient_quota\"}}";
+static const char key_body[] =
+    "{\"error\":{\"message\":\"Incorrect API key provided\",\"type\":"
+    "\"invalid_request_error\",\"param\":null,\"code\":"
+    "\"invalid_api_key\"}}";
+static const char rate_body[] =
+    "{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\","
+    "\"param\":null,\"code\":\"rate_limit_exceeded\"}}";
+
+static void should_retry_true_retries_400(void **state)
+{
+    const struct scripted responses[] = {
+        {400, {{"x-should-retry", "true"}}, bad_request_body},
+        {200, {{NULL}}, completion_body},
+    };
+    struct openai_result result;
+    struct error err;
+    size_t served;
+
+    (void)state;
+    assert_int_equal(run_script(responses, 2, &result, &err, &served), 0);
+    assert_int_equal(served, 2);
+    assert_int_equal(result.attempts, 2);
+    assert_string_equal(
+        json_string_value(json_object_get(result.content, "name")), "Shirt");
+    assert_int_equal(result.usage.total_tokens, 30);
+    openai_result_release(&result);
+}
+
+static void should_retry_false_stops_503(void **state)
+{
+    const struct scripted responses[] = {
+        {503, {{"x-should-retry", "false"}}, overloaded_body},
+        {200, {{NULL}}, completion_body},
+    };
+    struct openai_result result;
+    struct error err;
+    size_t served;
+
+    (void)state;
+    assert_int_equal(run_script(responses, 2, &result, &err, &served), -1);
+    assert_int_equal(served, 1);
+    assert_int_equal(err.kind, ERR_RETRYABLE);
+    assert_int_equal(err.http_status, 503);
+    openai_result_release(&result);
+}
+
+static void should_retry_ignored_for_quota_and_key(void **state)
+{
+    const struct scripted quota[] = {
+        {429, {{"x-should-retry", "true"}}, quota_body},
+        {200, {{NULL}}, completion_body},
+    };
+    const struct scripted key[] = {
+        {401, {{"x-should-retry", "true"}}, key_body},
+        {200, {{NULL}}, completion_body},
+    };
+    struct openai_result result;
+    struct error err;
+    size_t served;
+
+    (void)state;
+    assert_int_equal(run_script(quota, 2, &result, &err, &served), -1);
+    assert_int_equal(served, 1);
+    assert_int_equal(err.kind, ERR_PERMANENT);
+    openai_result_release(&result);
+
+    assert_int_equal(run_script(key, 2, &result, &err, &served), -1);
+    assert_int_equal(served, 1);
+    assert_int_equal(err.kind, ERR_UNAUTHORIZED);
+    openai_result_release(&result);
+}
+
+static void retry_after_past_minute_ignored(void **state)
+{
+    /* A wait past 60 s is not honoured: the backoff (0.5 s) applies, and
+     * the final error still carries the server's wait for the queue. */
+    const struct scripted responses[] = {
+        {429, {{"retry-after-ms", "100000"}}, rate_body},
+        {429, {{"retry-after", "120"}}, rate_body},
+        {429, {{"retry-after-ms", "250"}}, rate_body},
+    };
+    struct openai_result result;
+    struct error err;
+    size_t served;
+    int64_t start = clock_monotonic_ms();
+
+    (void)state;
+    assert_int_equal(run_script(responses, 3, &result, &err, &served), -1);
+    assert_int_equal(served, 3);
+    assert_true(clock_monotonic_ms() - start < 3000);
+    assert_int_equal(err.kind, ERR_RATE_LIMITED);
+    assert_int_equal(err.retry_after_ms, 250);
+    openai_result_release(&result);
+}
+
 /* ---- Client-side limits ---- */
 
 struct sender {
@@ -643,9 +824,14 @@ int main(void)
         cmocka_unit_test_setup(wrong_key_not_retried, reset_sandbox),
         cmocka_unit_test_setup(request_too_large_not_retried, reset_sandbox),
         cmocka_unit_test_setup(unknown_model_not_retried, reset_sandbox),
-        cmocka_unit_test(connection_refused_retried),
+        cmocka_unit_test_setup(connection_refused_retried, reset_sandbox),
         cmocka_unit_test_setup(key_never_logged, reset_sandbox),
         cmocka_unit_test(missing_key_rejected),
+        cmocka_unit_test_setup(should_retry_true_retries_400, reset_sandbox),
+        cmocka_unit_test_setup(should_retry_false_stops_503, reset_sandbox),
+        cmocka_unit_test_setup(should_retry_ignored_for_quota_and_key,
+                               reset_sandbox),
+        cmocka_unit_test_setup(retry_after_past_minute_ignored, reset_sandbox),
         cmocka_unit_test_setup(limiter_paces_bulk_run, reset_sandbox),
         cmocka_unit_test_setup(limiter_tokens_corrected_by_usage,
                                reset_sandbox),
