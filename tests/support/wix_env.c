@@ -1,6 +1,6 @@
 #include "wix_env.h"
 
-#include "ai_sandbox.h"
+#include "sandbox_proc.h"
 
 #include "core/clock.h"
 #include "core/json.h"
@@ -19,11 +19,8 @@ json_t *wix_env_request(struct wix_env *env, const char *method,
                         const char *path, const char *body,
                         long expected_status)
 {
-    static const char *const json_headers[] = {"Content-Type: application/json",
-                                               NULL};
-
-    return ai_sandbox_json(&env->sandbox, method, path,
-                           body ? json_headers : NULL, body, expected_status);
+    return sandbox_proc_call(&env->sandbox, method, path, body,
+                             expected_status);
 }
 
 void wix_env_add_site(struct wix_env *env, char instance_id[128],
@@ -49,8 +46,8 @@ void wix_env_start(struct wix_env *env)
     json_t *site;
 
     memset(env, 0, sizeof(*env));
-    ai_sandbox_start(&env->sandbox);
-    snprintf(env->base_url, sizeof(env->base_url), "%s", env->sandbox.base_url);
+    sandbox_proc_start(&env->sandbox, NULL);
+    snprintf(env->base_url, sizeof(env->base_url), "%s", env->sandbox.url);
     snprintf(env->wix_url, sizeof(env->wix_url), "%s/wix", env->base_url);
     clock_fake_set_ms(clock_now_ms());
 
@@ -70,7 +67,7 @@ void wix_env_start(struct wix_env *env)
 
 void wix_env_stop(struct wix_env *env)
 {
-    ai_sandbox_stop(&env->sandbox);
+    sandbox_proc_stop(&env->sandbox);
     config_free(env->cfg);
     free(env->instance);
     clock_use_system();

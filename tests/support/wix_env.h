@@ -1,6 +1,6 @@
 /*
  * A sandbox with one Wix site, for the tests of the token provider and the
- * Wix clients: starts sitesmith-sandbox (with ai_sandbox_start()), creates
+ * Wix clients: starts sitesmith-sandbox (with sandbox_proc_start()), creates
  * a site from the "store" fixture, and builds the configuration that points
  * sitesmith at it. Also moves the sandbox clock and the process's fake clock
  * together, and counts requests in the sandbox's request log.
@@ -8,18 +8,18 @@
 #ifndef SITESMITH_TEST_WIX_ENV_H
 #define SITESMITH_TEST_WIX_ENV_H
 
-#include "ai_sandbox.h"
+#include "sandbox_proc.h"
 #include "core/config.h"
 
 #include <jansson.h>
 #include <stdint.h>
 
 /* The app id and secret that sitesmith-sandbox accepts by default. */
-#define WIX_ENV_APP_ID "sandbox-app-id"
-#define WIX_ENV_APP_SECRET "sandbox-app-secret"
+#define WIX_ENV_APP_ID SANDBOX_PROC_APP_ID
+#define WIX_ENV_APP_SECRET SANDBOX_PROC_APP_SECRET
 
 struct wix_env {
-    struct ai_sandbox sandbox;
+    struct sandbox_proc sandbox;
     char base_url[256]; /* http://127.0.0.1:PORT */
     char wix_url[300];  /* base_url + "/wix" */
     struct config *cfg; /* app id, secret, API URL; tests add more */
