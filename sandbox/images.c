@@ -274,6 +274,16 @@ static int add_texture(VipsObject *scope, VipsImage *in, const unsigned char *s,
 int sandbox_make_image(const char *format, int width, int height,
                        const char *seed, struct buf *out, struct error *err)
 {
+    int jpeg = format && format_canonical(format) &&
+               strcmp(format_canonical(format), "jpeg") == 0;
+
+    return sandbox_image_draw(format, width, height, seed, jpeg, out, err);
+}
+
+int sandbox_image_draw(const char *format, int width, int height,
+                       const char *seed, int camera_metadata, struct buf *out,
+                       struct error *err)
+{
     VipsImage *scope;
     VipsImage **t;
     unsigned char s[32];
@@ -304,7 +314,7 @@ int sandbox_make_image(const char *format, int width, int height,
         add_texture(VIPS_OBJECT(scope), t[1], s, &t[2]) != 0)
         goto vips_error;
 
-    if (format_canonical(format)[0] == 'j') {
+    if (camera_metadata) {
         if (vips_copy(t[2], &t[3], NULL) != 0)
             goto vips_error;
         if (add_camera_metadata(t[3], err) != 0)
@@ -313,7 +323,7 @@ int sandbox_make_image(const char *format, int width, int height,
         t[3] = t[2];
         g_object_ref(t[3]);
     }
-    rc = encode(t[3], format, 0, out, err);
+    rc = encode(t[3], format, !camera_metadata, out, err);
     goto out;
 
 vips_error:

@@ -23,6 +23,16 @@
 /* Starts libvips once per process. Returns 0, or -1 with err set. */
 int sandbox_images_init(struct error *err);
 
+/*
+ * Draws a new image as sandbox_make_image() does. camera_metadata attaches
+ * an sRGB ICC profile and a camera EXIF block (make, model, software,
+ * date), as photos from a store owner carry; sandbox_make_image() sets it
+ * for JPEG only, and model outputs leave it off.
+ */
+int sandbox_image_draw(const char *format, int width, int height,
+                       const char *seed, int camera_metadata, struct buf *out,
+                       struct error *err);
+
 /* True when format is one the helpers can write. */
 int sandbox_image_format_known(const char *format);
 

@@ -442,8 +442,8 @@ int replicate_model_render(const struct replicate_model *model,
     snprintf(file_seed, sizeof(file_seed), "%s#%d", seed, index);
     switch (model->kind) {
     case KIND_TEXT_TO_IMAGE:
-        return sandbox_make_image(plan->format, plan->width, plan->height,
-                                  file_seed, out, err);
+        return sandbox_image_draw(plan->format, plan->width, plan->height,
+                                  file_seed, 0, out, err);
     case KIND_UPSCALE:
         return sandbox_image_upscale(source, source_len, plan->scale,
                                      plan->format, out, err);
