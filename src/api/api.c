@@ -232,7 +232,8 @@ void api_fail_credits(struct api_call *call, const struct error *err,
 
 int api_register(struct http_server *server, struct app *app, struct error *err)
 {
-    if (api_system_routes(server, app, err) != 0)
+    if (api_system_routes(server, app, err) != 0 ||
+        api_products_routes(server, app, err) != 0)
         return -1;
     return api_blog_routes(server, app, err);
 }

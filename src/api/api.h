@@ -71,5 +71,7 @@ int api_blog_routes(struct http_server *server, struct app *app,
                     struct error *err);
 int api_system_routes(struct http_server *server, struct app *app,
                       struct error *err);
+int api_products_routes(struct http_server *server, struct app *app,
+                        struct error *err);
 
 #endif

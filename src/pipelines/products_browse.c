@@ -76,11 +76,23 @@ static int browse_v1(struct wix_client *client, struct browse *b,
     struct wix_product_query query = {
         .filter = filter, .sort = sort, .limit = q->limit, .include_hidden = 1};
     json_t *response = NULL;
-    long offset = q->cursor ? strtol(q->cursor, NULL, 10) : 0;
+    char *end = NULL;
+    long offset = q->cursor ? strtol(q->cursor, &end, 10) : 0;
     int64_t total;
     char next[32];
     int rc;
 
+    if (q->cursor &&
+        (end == q->cursor || *end || offset < 0 || offset > 100000)) {
+        json_decref(filter);
+        json_decref(sort);
+        error_set(err, ERR_INVALID,
+                  "cursor: invalid value \"%.40s\": pass the next_cursor of "
+                  "the previous page",
+                  q->cursor);
+        snprintf(err->code, sizeof(err->code), "cursor");
+        return -1;
+    }
     query.offset = (int)offset;
     if (q->collection_id)
         json_object_set_new(filter, "collections.id",

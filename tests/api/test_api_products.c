@@ -1,0 +1,407 @@
+/*
+ * The Product Optimizer's API end to end: a real `sitesmith serve` with its
+ * workers, on a fresh SQLite file (or the PostgreSQL of
+ * SITESMITH_TEST_POSTGRES_URL), against a real sitesmith-sandbox, called
+ * over HTTP with the dashboard's signed instance.
+ */
+#include "core/child.h"
+#include "core/clock.h"
+#include "core/crypto.h"
+#include "core/json.h"
+#include "http/client.h"
+#include "pipelines/app.h"
+#include "sandbox_proc.h"
+#include "store/store.h"
+
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#define CREDITS 100
+#define WAIT_MS 60000
+
+/* The fixture's product count and one collection of it. */
+#define FIXTURE_PRODUCTS 210
+
+struct site {
+    char id[128];
+    char *instance; /* the signed dashboard string */
+};
+
+static struct {
+    struct sandbox_proc sandbox;
+    struct child serve;
+    char dir[64];
+    char url[128];
+    struct site rich;  /* has credits */
+    struct site empty; /* has none */
+} fx;
+
+static void create_site(struct site *site)
+{
+    json_t *created = sandbox_proc_create_site(
+        &fx.sandbox, "{\"fixture\": \"store\", \"catalog_version\": 1}");
+
+    snprintf(site->id, sizeof(site->id), "%s",
+             json_string_value(json_object_get(created, "instance_id")));
+    site->instance =
+        strdup(json_string_value(json_object_get(created, "instance")));
+    json_decref(created);
+}
+
+/* The environment `sitesmith serve` reads; also used to open the store. */
+static void export_settings(void)
+{
+    const char *postgres = getenv("SITESMITH_TEST_POSTGRES_URL");
+    char value[512];
+    char key[65];
+
+    if (postgres && *postgres) {
+        setenv("SITESMITH_DATABASE_URL", postgres, 1);
+    } else {
+        snprintf(value, sizeof(value), "sqlite:%s/products.db", fx.dir);
+        setenv("SITESMITH_DATABASE_URL", value, 1);
+    }
+    snprintf(value, sizeof(value), "%s/data", fx.dir);
+    setenv("SITESMITH_DATA_DIR", value, 1);
+    setenv("SITESMITH_WIX_API_URL", fx.sandbox.wix_url, 1);
+    setenv("OPENAI_BASE_URL", fx.sandbox.openai_url, 1);
+    setenv("SITESMITH_REPLICATE_API_URL", fx.sandbox.replicate_url, 1);
+    setenv("OPENAI_API_KEY", "sk-test-products-api", 1);
+    setenv("REPLICATE_API_TOKEN", "r8_test_products_api", 1);
+    setenv("SITESMITH_WIX_APP_ID", SANDBOX_PROC_APP_ID, 1);
+    setenv("SITESMITH_WIX_APP_SECRET", SANDBOX_PROC_APP_SECRET, 1);
+    crypto_random_hex(key, 32);
+    setenv("SITESMITH_SECRET_KEY", key, 1);
+    setenv("SITESMITH_LOG_LEVEL", "warn", 1);
+}
+
+/* Migrates the store and gives the rich site its credits. */
+static void seed_store(void)
+{
+    struct error err;
+    struct config *cfg = config_load(NULL, &err);
+    struct store *st = cfg ? store_open_config(cfg, &err) : NULL;
+    struct store_tx *tx;
+
+    assert_non_null(st);
+    assert_int_equal(store_migrate(st, app_schemas(), NULL, &err), 0);
+    tx = store_begin(st, &err);
+    assert_non_null(tx);
+    assert_int_equal(
+        store_instance_put(tx, fx.rich.id, "installed", "", NULL, &err), 0);
+    assert_int_equal(
+        store_instance_put(tx, fx.empty.id, "installed", "", NULL, &err), 0);
+    assert_int_equal(
+        store_credits_grant(tx, fx.rich.id, CREDITS, "grant-1", NULL, &err), 1);
+    assert_int_equal(store_commit(tx, &err), 0);
+    store_close(st);
+    config_free(cfg);
+}
+
+static int setup(void **state)
+{
+    const char *build = getenv("SITESMITH_BUILD_DIR");
+    char program[1024];
+    char *argv[] = {program,     "serve", "--listen", "127.0.0.1:0",
+                    "--workers", "4",     NULL};
+    struct error err;
+
+    (void)state;
+    assert_int_equal(crypto_init(), 0);
+    snprintf(fx.dir, sizeof(fx.dir), "/tmp/sitesmith-products-api-XXXXXX");
+    assert_non_null(mkdtemp(fx.dir));
+    sandbox_proc_start(&fx.sandbox, NULL);
+    create_site(&fx.rich);
+    create_site(&fx.empty);
+    export_settings();
+    seed_store();
+    snprintf(program, sizeof(program), "%s/sitesmith", build ? build : ".");
+    assert_int_equal(child_start(&fx.serve, "sitesmith serve", argv, &err), 0);
+    if (child_read_url(&fx.serve, 30000, fx.url, sizeof(fx.url), &err) != 0)
+        fail_msg("%s", err.message);
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    char command[128];
+
+    (void)state;
+    assert_int_equal(child_stop(&fx.serve, 30000), 0);
+    sandbox_proc_stop(&fx.sandbox);
+    free(fx.rich.instance);
+    free(fx.empty.instance);
+    snprintf(command, sizeof(command), "rm -rf %s", fx.dir);
+    return system(command) == 0 ? 0 : -1;
+}
+
+/*
+ * Calls serve as site with an optional JSON body and returns the parsed
+ * response. Fails the test unless the status is expected.
+ */
+static json_t *call(const struct site *site, const char *method,
+                    const char *path, const char *body, long expected)
+{
+    struct http_client_request req = {.method = method};
+    struct http_client_response resp = {0};
+    char url[768];
+    char instance[4096];
+    struct error err;
+    json_t *json;
+
+    snprintf(url, sizeof(url), "%s%s", fx.url, path);
+    snprintf(instance, sizeof(instance), "X-Wix-Instance: %s", site->instance);
+    req.url = url;
+    req.headers[0] = instance;
+    if (body) {
+        req.headers[1] = "Content-Type: application/json";
+        req.body = body;
+        req.body_len = strlen(body);
+    }
+    if (http_client_send(&req, &resp, &err) != 0)
+        fail_msg("%s %s: %s", method, path, err.message);
+    if (resp.status != expected)
+        fail_msg("%s %s: expected %ld, got %ld: %s", method, path, expected,
+                 resp.status, resp.body.data ? resp.body.data : "");
+    json = json_loads(resp.body.data ? resp.body.data : "{}", 0, NULL);
+    http_client_response_release(&resp);
+    assert_non_null(json);
+    return json;
+}
+
+/* Polls the job until none of its items is at work; returns it. */
+static json_t *wait_done(const char *job_id)
+{
+    int64_t deadline = clock_monotonic_ms() + WAIT_MS;
+    char path[256];
+
+    snprintf(path, sizeof(path), "/api/product-jobs/%s", job_id);
+    while (clock_monotonic_ms() < deadline) {
+        json_t *job = call(&fx.rich, "GET", path, NULL, 200);
+
+        if (strcmp(json_string_value(json_object_get(job, "state")), "done") ==
+            0)
+            return job;
+        json_decref(job);
+        clock_sleep_ms(100);
+    }
+    fail_msg("job %s never settled", job_id);
+    return NULL;
+}
+
+static void products_page_and_filters(void **state)
+{
+    json_t *page;
+    json_t *collections;
+    json_t *men = NULL;
+    char path[256];
+    size_t i;
+    json_t *collection;
+
+    (void)state;
+    page = call(&fx.rich, "GET", "/api/products?limit=5", NULL, 200);
+    assert_string_equal(
+        json_string_value(json_object_get(page, "catalog_version")), "V1");
+    assert_int_equal(json_array_size(json_object_get(page, "products")), 5);
+    assert_int_equal(json_integer_value(json_object_get(page, "total")),
+                     FIXTURE_PRODUCTS);
+    assert_string_equal(json_string_value(json_object_get(page, "next_cursor")),
+                        "5");
+    assert_non_null(json_at(page, "products[0].name"));
+    json_decref(page);
+
+    collections = call(&fx.rich, "GET", "/api/products/collections", NULL, 200);
+    json_array_foreach(
+        json_object_get(collections, "collections"), i,
+        collection) if (strcmp(json_string_value(json_object_get(collection,
+                                                                 "name")),
+                               "Men") == 0) men = collection;
+    assert_non_null(men);
+    snprintf(path, sizeof(path), "/api/products?limit=100&collection_id=%s",
+             json_string_value(json_object_get(men, "id")));
+    page = call(&fx.rich, "GET", path, NULL, 200);
+    assert_true(json_array_size(json_object_get(page, "products")) > 0);
+    assert_true(json_integer_value(json_object_get(page, "total")) <
+                FIXTURE_PRODUCTS);
+    json_decref(page);
+
+    page = call(&fx.rich, "GET", "/api/products?search=Stoneware%20Mug", NULL,
+                200);
+    json_array_foreach(json_object_get(page, "products"), i, collection)
+        assert_non_null(
+            strstr(json_string_value(json_object_get(collection, "name")),
+                   "Stoneware Mug"));
+    assert_true(json_array_size(json_object_get(page, "products")) >= 10);
+    json_decref(page);
+    json_decref(collections);
+    json_decref(call(&fx.rich, "GET", "/api/products?limit=500", NULL, 400));
+}
+
+/* The ids of the first two products whose name starts with "Stoneware". */
+static void two_products(char first[128], char second[128])
+{
+    json_t *page =
+        call(&fx.rich, "GET", "/api/products?search=Stoneware", NULL, 200);
+
+    snprintf(first, 128, "%s",
+             json_string_value(json_at(page, "products[0].id")));
+    snprintf(second, 128, "%s",
+             json_string_value(json_at(page, "products[1].id")));
+    json_decref(page);
+}
+
+static void job_review_apply_revert(void **state)
+{
+    char first[128];
+    char second[128];
+    char body[512];
+    char path[256];
+    char job_id[64];
+    json_t *job;
+    json_t *items;
+    json_t *answer;
+
+    (void)state;
+    two_products(first, second);
+    snprintf(body, sizeof(body),
+             "{\"product_ids\": [\"%s\", \"%s\"], \"fields\": [\"name\", "
+             "\"seo_description\"], \"tone\": \"warm\"}",
+             first, second);
+    job = call(&fx.rich, "POST", "/api/product-jobs", body, 202);
+    snprintf(job_id, sizeof(job_id), "%s",
+             json_string_value(json_object_get(job, "id")));
+    assert_string_equal(json_string_value(json_object_get(job, "mode")),
+                        "review");
+    assert_int_equal(json_integer_value(json_object_get(job, "total")), 2);
+    assert_int_equal(json_integer_value(json_at(job, "credits.reserved")), 4);
+    json_decref(job);
+
+    job = wait_done(job_id);
+    assert_int_equal(json_integer_value(json_at(job, "counts.ready")), 2);
+    json_decref(job);
+    snprintf(path, sizeof(path), "/api/product-jobs/%s/items?state=ready",
+             job_id);
+    items = call(&fx.rich, "GET", path, NULL, 200);
+    assert_int_equal(json_array_size(json_object_get(items, "items")), 2);
+    assert_string_equal(
+        json_string_value(json_at(items, "items[0].product_id")), first);
+    assert_non_null(json_at(items, "items[0].before.name"));
+    assert_non_null(json_at(items, "items[0].after.seo_description"));
+    assert_null(json_at(items, "items[0].after.description"));
+
+    snprintf(path, sizeof(path), "/api/product-jobs/%s/items/apply", job_id);
+    snprintf(body, sizeof(body), "{\"item_ids\": [\"%s\"]}",
+             json_string_value(json_at(items, "items[0].id")));
+    answer = call(&fx.rich, "POST", path, body, 202);
+    assert_int_equal(json_array_size(json_object_get(answer, "accepted")), 1);
+    json_decref(answer);
+    snprintf(path, sizeof(path), "/api/product-jobs/%s/apply-ready", job_id);
+    answer = call(&fx.rich, "POST", path, NULL, 202);
+    assert_int_equal(json_array_size(json_object_get(answer, "accepted")), 1);
+    json_decref(answer);
+    job = wait_done(job_id);
+    assert_int_equal(json_integer_value(json_at(job, "counts.applied")), 2);
+    assert_int_equal(json_integer_value(json_at(job, "credits.charged")), 4);
+    assert_int_equal(json_integer_value(json_at(job, "credits.reserved")), 0);
+    json_decref(job);
+
+    /* Discarding an applied item is skipped, not an error. */
+    snprintf(path, sizeof(path), "/api/product-jobs/%s/items/discard", job_id);
+    answer = call(&fx.rich, "POST", path, body, 200);
+    assert_int_equal(json_array_size(json_object_get(answer, "skipped")), 1);
+    assert_string_equal(json_string_value(json_at(answer, "skipped[0].state")),
+                        "applied");
+    json_decref(answer);
+    snprintf(path, sizeof(path), "/api/product-jobs/%s/items/revert", job_id);
+    json_decref(call(&fx.rich, "POST", path, body, 202));
+    job = wait_done(job_id);
+    assert_int_equal(json_integer_value(json_at(job, "counts.reverted")), 1);
+    json_decref(job);
+
+    snprintf(path, sizeof(path), "/api/product-jobs/%s/items/%s", job_id,
+             json_string_value(json_at(items, "items[0].id")));
+    job = call(&fx.rich, "GET", path, NULL, 200);
+    assert_string_equal(json_string_value(json_object_get(job, "state")),
+                        "reverted");
+    json_decref(job);
+    job = call(&fx.rich, "GET", "/api/product-jobs", NULL, 200);
+    assert_string_equal(json_string_value(json_at(job, "jobs[0].id")), job_id);
+    json_decref(job);
+    snprintf(path, sizeof(path), "/api/product-jobs/%s/cancel", job_id);
+    json_decref(call(&fx.rich, "POST", path, NULL, 200));
+    json_decref(call(&fx.rich, "POST", path, NULL, 409));
+    json_decref(items);
+}
+
+static void errors_name_the_problem(void **state)
+{
+    char first[128];
+    char second[128];
+    char body[512];
+    json_t *answer;
+
+    (void)state;
+    two_products(first, second);
+    answer = call(&fx.rich, "POST", "/api/product-jobs",
+                  "{\"all\": true, \"fields\": [\"price\"]}", 400);
+    assert_string_equal(json_string_value(json_at(answer, "error.field")),
+                        "fields");
+    json_decref(answer);
+    answer = call(&fx.rich, "POST", "/api/product-jobs",
+                  "{\"all\": true, \"max_lengths\": {\"name\": 81}}", 400);
+    assert_string_equal(json_string_value(json_at(answer, "error.field")),
+                        "max_lengths");
+    json_decref(answer);
+    json_decref(call(&fx.rich, "GET",
+                     "/api/product-jobs/00000000-0000-0000-0000-000000000000",
+                     NULL, 404));
+
+    snprintf(body, sizeof(body), "{\"product_ids\": [\"%s\"]}", first);
+    answer = call(&fx.empty, "POST", "/api/product-jobs", body, 402);
+    assert_int_equal(json_integer_value(json_at(answer, "error.balance")), 0);
+    assert_int_equal(json_integer_value(json_at(answer, "error.cost")), 4);
+    json_decref(answer);
+}
+
+static void other_site_sees_not_found(void **state)
+{
+    char first[128];
+    char second[128];
+    char body[512];
+    char path[256];
+    json_t *job;
+
+    (void)state;
+    two_products(first, second);
+    snprintf(body, sizeof(body),
+             "{\"product_ids\": [\"%s\"], \"fields\": [\"seo_title\"]}",
+             second);
+    job = call(&fx.rich, "POST", "/api/product-jobs", body, 202);
+    snprintf(path, sizeof(path), "/api/product-jobs/%s",
+             json_string_value(json_object_get(job, "id")));
+    json_decref(call(&fx.empty, "GET", path, NULL, 404));
+    snprintf(path, sizeof(path), "/api/product-jobs/%s/items?state=bogus",
+             json_string_value(json_object_get(job, "id")));
+    json_decref(call(&fx.rich, "GET", path, NULL, 400));
+    json_decref(wait_done(json_string_value(json_object_get(job, "id"))));
+    json_decref(job);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(products_page_and_filters),
+        cmocka_unit_test(job_review_apply_revert),
+        cmocka_unit_test(errors_name_the_problem),
+        cmocka_unit_test(other_site_sees_not_found),
+    };
+
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
