@@ -184,12 +184,13 @@ static int apply_schema(struct store_tx *tx, const struct store_schema *schema,
         current_version(tx, schema->component, &version, err) != 0)
         return -1;
     if (version > (int)schema->count)
-        return error_set(err, ERR_PERMANENT,
-                         "database schema of %s is at version %d but this "
-                         "sitesmith knows only up to version %zu; run a newer "
-                         "sitesmith or point SITESMITH_DATABASE_URL at "
-                         "another database",
-                         schema->component, version, schema->count);
+        return error_set(
+            err, ERR_PERMANENT,
+            "database schema of %s is at version %d but this "
+            "sitesmith supports only up to version %zu; run a newer "
+            "sitesmith or point SITESMITH_DATABASE_URL at "
+            "another database",
+            schema->component, version, schema->count);
 
     for (size_t i = (size_t)version; i < schema->count; i++) {
         const struct store_migration *m = &schema->migrations[i];
