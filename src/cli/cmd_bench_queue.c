@@ -46,7 +46,7 @@ struct bench {
     atomic_long done;
     pthread_mutex_t lock;
     pthread_cond_t cond;
-    double *latencies_ms; /* latency phase, in enqueue order */
+    double *latencies_ms; /* latency phase, in ms, one per job */
     atomic_long latency_count;
 };
 
@@ -80,8 +80,8 @@ static int run_noop(struct store *st, struct queue_job *job, void *arg,
     return 0;
 }
 
-/* Waits until done reaches want; the pool's finish of the last job may
- * still be committing. */
+/* Waits until done reaches want. The pool may still be committing the
+ * finish of the last job. */
 static void wait_done(struct bench *bench, long want)
 {
     pthread_mutex_lock(&bench->lock);

@@ -55,7 +55,7 @@ static int64_t ledger_rows(struct store *st, const char *kind)
     return count;
 }
 
-/* Creates a generation for inst-1 and returns its id in id. */
+/* Creates a generation for inst-1 and writes its id into id. */
 static void new_generation(struct store *st, char id[STORE_UUID_SIZE])
 {
     struct store_tx *tx = begin(st);
