@@ -55,11 +55,24 @@ static int query_text(struct api_call *call, const char *name, const char **out)
     return 0;
 }
 
+/* Responds with err; a site without Wix Stores is the owner's to fix, so
+ * it is a 409 rather than a server error. */
+static void fail(struct api_call *call, const struct error *err)
+{
+    if (err->kind == ERR_PERMANENT &&
+        strcmp(err->code, PRODUCTS_ERR_NO_STORES) == 0) {
+        http_response_error(call->resp, 409, PRODUCTS_ERR_NO_STORES, "%s",
+                            err->message);
+        return;
+    }
+    api_fail(call, err);
+}
+
 static void respond(struct api_call *call, json_t *body,
                     const struct error *err, int status)
 {
     if (!body) {
-        api_fail(call, err);
+        fail(call, err);
         return;
     }
     http_response_json(call->resp, status, body);
@@ -123,7 +136,7 @@ static void handle_create(struct api_call *call)
         if (err.kind == ERR_INSUFFICIENT_CREDITS)
             api_fail_credits(call, &err, cost);
         else
-            api_fail(call, &err);
+            fail(call, &err);
         return;
     }
     json_decref(request);

@@ -73,6 +73,9 @@
 #define PRODUCTS_JOB_RUNNING "running"
 #define PRODUCTS_JOB_CANCELLED "cancelled"
 
+/* err->code when the site has no Wix Stores (with ERR_PERMANENT). */
+#define PRODUCTS_ERR_NO_STORES "stores_not_installed"
+
 /* The maximum number of products in one job. */
 #define PRODUCTS_JOB_MAX_ITEMS 10000
 

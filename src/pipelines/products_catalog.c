@@ -343,11 +343,14 @@ int products_read_catalog(struct wix_client *client, int *out,
 
     if (wix_stores_catalog_version(client, &version, err) < 0)
         return -1;
-    if (version == WIX_CATALOG_NOT_INSTALLED)
-        return error_set(err, ERR_PERMANENT,
-                         "Wix Stores is not installed on site %s: add it to "
-                         "the site to optimize products",
-                         wix_client_instance_id(client));
+    if (version == WIX_CATALOG_NOT_INSTALLED) {
+        error_set(err, ERR_PERMANENT,
+                  "Wix Stores is not installed on site %s: add it to the "
+                  "site to optimize products",
+                  wix_client_instance_id(client));
+        snprintf(err->code, sizeof(err->code), "%s", PRODUCTS_ERR_NO_STORES);
+        return -1;
+    }
     *out =
         version == WIX_CATALOG_V3 ? PRODUCTS_CATALOG_V3 : PRODUCTS_CATALOG_V1;
     return 0;

@@ -731,6 +731,7 @@ static void selection_errors_create_nothing(void **state)
                      -1);
     assert_int_equal(err.kind, ERR_PERMANENT);
     assert_non_null(strstr(err.message, "Wix Stores is not installed"));
+    assert_string_equal(err.code, PRODUCTS_ERR_NO_STORES);
     assert_int_equal(products_env_credits(env).reserved, 0);
     json_decref(site);
     json_decref(body);
