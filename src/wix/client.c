@@ -410,7 +410,6 @@ int wix_put_signed(struct wix_client *client, const char *url, const void *data,
     req.timeout_ms = client->wix->timeout_ms;
     /* An upload sent twice would make a second file. */
     req.fresh_connection = 1;
-    req.fresh_connection = 1; /* each upload makes a file; see wix_call */
 
     memset(&resp, 0, sizeof(resp));
     if (http_client_send(&req, &resp, err) < 0)
