@@ -13,6 +13,7 @@ extern const struct cli_command cmd_credits_show;
 extern const struct cli_command cmd_demo;
 extern const struct cli_command cmd_instances_add;
 extern const struct cli_command cmd_migrate;
+extern const struct cli_command cmd_products_optimize;
 extern const struct cli_command cmd_serve;
 extern const struct cli_command cmd_worker;
 
@@ -24,6 +25,7 @@ static const struct cli_command *const commands[] = {
     &cmd_demo,
     &cmd_instances_add,
     &cmd_migrate,
+    &cmd_products_optimize,
     &cmd_serve,
     &cmd_worker,
     NULL,
