@@ -244,6 +244,18 @@ static json_t *clean_ideas(const json_t *answer, struct error *err)
     return out;
 }
 
+/* Rejects an answer with too few usable ideas, so that the call counts as
+ * failed (and its tokens are still recorded). */
+static int check_ideas(const json_t *content, void *arg, struct error *err)
+{
+    json_t *ideas = clean_ideas(content, err);
+    int rc = ideas ? 0 : -1;
+
+    (void)arg;
+    json_decref(ideas);
+    return rc;
+}
+
 /* The titles of the earlier rounds, so that a new round avoids them. */
 static json_t *titles_to_avoid(const json_t *previous)
 {
@@ -271,6 +283,7 @@ static int ask_for_ideas(struct blog_job *bj, const json_t *site,
         .schema_name = "blog_ideas",
         .schema_json = ideas_schema,
         .max_completion_tokens = bj->settings.ideas_max_tokens,
+        .check = check_ideas,
     };
     struct openai_result result;
     int rc;
