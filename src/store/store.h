@@ -477,6 +477,28 @@ int store_generation_list(struct store_tx *tx, const char *instance_id,
 void store_generation_clear(struct store_generation *generation);
 void store_generation_list_free(struct store_generation *list, size_t count);
 
+/* A generation's identity and state, as the dashboard's live updates
+ * send it. */
+struct store_generation_change {
+    char id[STORE_UUID_SIZE];
+    char kind[16];
+    char parent_id[STORE_UUID_SIZE]; /* "" when none */
+    char state[32];
+    int64_t updated_at_ms;
+};
+
+/*
+ * Lists up to limit generations of an instance whose updated_at is after
+ * since_ms, oldest change first (ties by id). *out is a new array of
+ * *count entries that the caller frees with free().
+ * NOTE: generations has no index on updated_at, so this scans the
+ * instance's rows through generations_by_instance.
+ */
+int store_generation_changes(struct store_tx *tx, const char *instance_id,
+                             int64_t since_ms, int limit,
+                             struct store_generation_change **out,
+                             size_t *count, struct error *err);
+
 /* ------------------------------------------------------------------ */
 /* Credits                                                             */
 /* ------------------------------------------------------------------ */
@@ -532,6 +554,25 @@ int store_credits_capture(struct store_tx *tx, const char *generation_id,
  */
 int store_credits_release(struct store_tx *tx, const char *generation_id,
                           struct error *err);
+
+/* Credits charged on one day for one kind of generation. */
+struct store_credit_day {
+    int64_t day;   /* days since 1970-01-01 in the requested time zone */
+    char kind[16]; /* the generation's kind: "blog", "product", ... */
+    int64_t amount;
+};
+
+/*
+ * Sums the instance's captured credits (what was charged) per day and per
+ * generation kind, for captures at or after since_ms. A day starts at
+ * midnight of the time zone utc_offset_ms east of UTC. *out is a new array
+ * of *count entries ordered by day and kind; the caller frees it with
+ * free(). A capture whose generation is gone counts under kind "".
+ */
+int store_credits_usage(struct store_tx *tx, const char *instance_id,
+                        int64_t since_ms, int64_t utc_offset_ms,
+                        struct store_credit_day **out, size_t *count,
+                        struct error *err);
 
 /* ------------------------------------------------------------------ */
 /* Effects: exactly-once side effects on remote services               */
