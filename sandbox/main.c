@@ -53,8 +53,27 @@ static const char usage_text[] =
     "                     POST /__sandbox/save\n"
     "  --fixtures DIR     folder with the store fixture store.json\n"
     "                     (default " SANDBOX_FIXTURES_DIR ")\n"
+    "  --threads N        HTTP server threads, 1 to 1024 (default 32); a\n"
+    "                     request with model latency holds one for that\n"
+    "                     long, so load tests need more\n"
     "  --quiet            log warnings and errors only, no access log\n"
     "  --help             print this text\n";
+
+static int parse_threads(const char *text, unsigned *out)
+{
+    char *end;
+    long value = strtol(text, &end, 10);
+
+    if (end == text || *end || value < 1 || value > 1024) {
+        fprintf(stderr,
+                "sitesmith-sandbox: --threads: invalid value \"%s\": "
+                "expected an integer from 1 to 1024\n",
+                text);
+        return -1;
+    }
+    *out = (unsigned)value;
+    return 0;
+}
 
 static int parse_options(int argc, char **argv, struct sandbox_options *opts)
 {
@@ -65,6 +84,7 @@ static int parse_options(int argc, char **argv, struct sandbox_options *opts)
         {"state", required_argument, NULL, 'f'},
         {"fixtures", required_argument, NULL, 'x'},
         {"quiet", no_argument, NULL, 'q'},
+        {"threads", required_argument, NULL, 't'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -75,6 +95,7 @@ static int parse_options(int argc, char **argv, struct sandbox_options *opts)
         .app_id = DEFAULT_APP_ID,
         .app_secret = DEFAULT_APP_SECRET,
         .fixtures_dir = SANDBOX_FIXTURES_DIR,
+        .threads = SERVER_THREADS,
     };
     while ((option = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
         switch (option) {
@@ -95,6 +116,10 @@ static int parse_options(int argc, char **argv, struct sandbox_options *opts)
             break;
         case 'q':
             opts->quiet = 1;
+            break;
+        case 't':
+            if (parse_threads(optarg, &opts->threads) != 0)
+                return -1;
             break;
         case 'h':
             fputs(usage_text, stdout);
@@ -138,7 +163,7 @@ static struct http_server *start_server(struct sandbox *sb, struct error *err)
 {
     struct http_server_options server_opts = {
         .listen = sb->opts.listen,
-        .threads = SERVER_THREADS,
+        .threads = sb->opts.threads,
         .max_body_bytes = SERVER_MAX_BODY_BYTES,
         .log_component = "sandbox",
         .quiet = sb->opts.quiet,

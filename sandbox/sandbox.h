@@ -32,6 +32,7 @@ struct sandbox_options {
     const char *app_secret;    /* --app-secret */
     const char *fixtures_dir;  /* where the store fixture lives */
     int quiet;
+    unsigned threads;          /* --threads: HTTP server threads */
 };
 
 struct sandbox {
