@@ -73,9 +73,11 @@ typedef void (*sandbox_handler_fn)(struct sandbox_call *call);
  * Registers an emulated endpoint. method and pattern are as in
  * http_server_route(); pattern is the full path, e.g.
  * "/openai/v1/chat/completions". The frame wraps handler so that every
- * call first applies matching faults (POST /__sandbox/faults, keyed by
- * "METHOD /path" with the pattern's parameters filled in) and is then
- * appended to the request log with its final status.
+ * call is logged on arrival and gets its final status when it ends, and
+ * matching faults apply (POST /__sandbox/faults names "METHOD /path" as
+ * sent, "METHOD pattern", a "METHOD /prefix*" or "*"). A status fault or
+ * skip_handler means handler does not run. Returns -1 when the server
+ * rejects the route.
  */
 int sandbox_route(struct sandbox *sb, struct http_server *server,
                   const char *method, const char *pattern,
