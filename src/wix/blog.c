@@ -7,6 +7,12 @@
 int wix_blog_create_draft(struct wix_client *client, const json_t *draft_post,
                           json_t **out, struct error *err)
 {
+    return wix_blog_create_post(client, draft_post, 0, out, err);
+}
+
+int wix_blog_create_post(struct wix_client *client, const json_t *draft_post,
+                         int publish, json_t **out, struct error *err)
+{
     json_t *body;
     json_t *response;
     int rc;
@@ -23,7 +29,8 @@ int wix_blog_create_draft(struct wix_client *client, const json_t *draft_post,
                        WIX_BLOG_EXCERPT_MAX, 0, err) < 0)
         return -1;
 
-    body = json_pack("{s:O, s:b}", "draftPost", draft_post, "publish", 0);
+    body = json_pack("{s:O, s:b}", "draftPost", draft_post, "publish",
+                     publish != 0);
     if (!body)
         return error_set(err, ERR_RETRYABLE, "out of memory");
     rc = wix_call(client, "POST", "/blog/v3/draft-posts", body,

@@ -22,6 +22,13 @@
 int wix_blog_create_draft(struct wix_client *client, const json_t *draft_post,
                           json_t **out, struct error *err);
 
+/*
+ * Creates a post as wix_blog_create_draft() does. With publish set, Wix
+ * publishes it at once (status PUBLISHED) instead of keeping a draft.
+ */
+int wix_blog_create_post(struct wix_client *client, const json_t *draft_post,
+                         int publish, json_t **out, struct error *err);
+
 /* Reads a draft post (with its rich content) into *out. */
 int wix_blog_get_draft(struct wix_client *client, const char *draft_id,
                        json_t **out, struct error *err);
