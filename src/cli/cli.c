@@ -8,6 +8,7 @@
 #include <string.h>
 
 extern const struct cli_command cmd_bench_queue;
+extern const struct cli_command cmd_blog_generate;
 extern const struct cli_command cmd_credits_grant;
 extern const struct cli_command cmd_credits_show;
 extern const struct cli_command cmd_demo;
@@ -20,6 +21,7 @@ extern const struct cli_command cmd_worker;
 /* One line per command; keep the list sorted by name. */
 static const struct cli_command *const commands[] = {
     &cmd_bench_queue,
+    &cmd_blog_generate,
     &cmd_credits_grant,
     &cmd_credits_show,
     &cmd_demo,
