@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "pipelines/blog.h"
 #include "pipelines/blog_internal.h"
+#include "pipelines/images.h"
 #include "pipelines/products.h"
 #include "wix/wix.h"
 
@@ -27,12 +28,14 @@ static int (*const job_registrations[])(struct app *, struct queue_pool *,
                                         struct error *) = {
     blog_register_jobs,
     products_register_jobs,
+    images_register_jobs,
 };
 
 /* Each pipeline's own tables, NULL-ended; the blog pipeline keeps all of
  * its state in the store's generations. */
 static const struct store_schema *const schemas[] = {
     &products_schema,
+    &images_schema,
     NULL,
 };
 
