@@ -220,7 +220,7 @@ static json_t *draft_post(const struct publish_ctx *ctx, json_t *doc)
         json_object_get(blog_checkpoint(ctx->bj, "selection"), "idea");
 
     return json_pack(
-        "{s:O, s:O, s:s, s:o, s:O, s:O,"
+        "{s:O, s:O, s:s, s:O, s:O, s:O,"
         " s:{s:{s:{s:s, s:s, s:i, s:i}}, s:b, s:b},"
         " s:{s:s, s:s, s:i, s:i, s:O}, s:o}",
         "title", json_object_get(post, "title"), "excerpt",

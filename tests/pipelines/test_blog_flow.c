@@ -422,11 +422,12 @@ static void too_few_credits(void **state)
     char member[128];
     char id[STORE_UUID_SIZE];
     char expected[128];
-    json_t *request = json_loads(REQUEST, 0, NULL);
+    json_t *request;
     json_t *list;
     struct error err;
 
     blog_env_start(env, env->backend);
+    request = json_loads(REQUEST, 0, NULL);
     blog_env_add_site(env, 3, poor, member);
     error_clear(&err);
     assert_int_equal(blog_start(env->app, poor, request, id, &err), -1);
