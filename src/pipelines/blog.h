@@ -61,6 +61,41 @@ int blog_start(struct app *app, const char *instance_id, const json_t *request,
                char id_out[STORE_UUID_SIZE], struct error *err);
 
 /*
+ * How a generation runs without the owner (campaigns). A zeroed struct is
+ * a generation as blog_start() starts it.
+ */
+struct blog_start_options {
+    /* Choose the best idea as soon as the ideas are ready, instead of
+     * waiting in awaiting_selection, and keep its title as the post's. */
+    int auto_select;
+    /* An idea {title, angle?, keywords?[]} to write about: the ideas step
+     * then only reads the site's facts, and the idea is chosen and its
+     * title kept as with auto_select. Borrowed; may be NULL. */
+    const json_t *idea;
+    /* Titles that new ideas must not repeat, such as a campaign's earlier
+     * posts: an array of strings. Borrowed; may be NULL. */
+    const json_t *avoid;
+    /* Publish the post on the site instead of saving a draft. */
+    int publish;
+};
+
+/*
+ * Starts a generation as blog_start() does, inside the caller's
+ * transaction tx, with options (NULL: none), which the generation keeps
+ * in its input under "options". On failure the caller must roll tx back,
+ * because the generation row may already be written. Errors as
+ * blog_start(), plus ERR_INVALID with err->code "idea" for an invalid
+ * idea.
+ */
+int blog_start_in(struct store_tx *tx, struct app *app,
+                  const char *instance_id, const json_t *request,
+                  const struct blog_start_options *options,
+                  char id_out[STORE_UUID_SIZE], struct error *err);
+
+/* The whole cost of one generation, which blog_start() reserves. */
+int64_t blog_generation_cost(const struct app *app);
+
+/*
  * Chooses idea number index (from 0) and queues the writing job. Only in
  * awaiting_selection (else ERR_CONFLICT naming the state); an index out of
  * range is ERR_INVALID with err->code "index".

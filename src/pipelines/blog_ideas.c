@@ -256,16 +256,18 @@ static int check_ideas(const json_t *content, void *arg, struct error *err)
     return rc;
 }
 
-/* The titles of the earlier rounds, so that a new round avoids them. */
-static json_t *titles_to_avoid(const json_t *previous)
+/* The titles of the earlier rounds, so that a new round avoids them. The
+ * first round avoids the titles that the generation's options list. */
+static json_t *titles_to_avoid(const json_t *previous, const json_t *input)
 {
     json_t *avoid = json_deep_copy(json_object_get(previous, "avoid"));
+    const json_t *listed = blog_options_avoid(input);
     json_t *idea;
     size_t index;
 
     if (!json_is_array(avoid)) {
         json_decref(avoid);
-        avoid = json_array();
+        avoid = listed ? json_deep_copy(listed) : json_array();
     }
     json_array_foreach(json_object_get(previous, "ideas"), index, idea)
         json_array_append(avoid, json_object_get(idea, "title"));
@@ -328,15 +330,24 @@ static int ideas_work(struct blog_job *bj, json_t **output, struct error *err)
     if (wix_run(bj->app->wix, bj->gen.instance_id, fetch_facts, &facts, err) !=
         0)
         return -1;
-    avoid = titles_to_avoid(previous);
-    if (ask_for_ideas(bj, facts.site, avoid, &ideas, &usage, model, err) != 0) {
+    avoid = titles_to_avoid(previous, bj->input);
+
+    /* A fixed idea is the only idea, and costs no call. */
+    if (blog_options_idea(bj->input))
+        ideas = json_pack("[O]", blog_options_idea(bj->input));
+    else if (ask_for_ideas(bj, facts.site, avoid, &ideas, &usage, model,
+                           err) != 0) {
         json_decref(avoid);
         json_decref(facts.site);
         return -1;
     }
-    *output = json_pack("{s:{s:I, s:o, s:o, s:o, s:s}, s:o}", "checkpoint",
+    *output = json_pack("{s:{s:I, s:o, s:o, s:o, s:s}}", "checkpoint",
                         "round", round, "ideas", ideas, "avoid", avoid, "site",
-                        facts.site, "model", model, "usage", usage);
+                        facts.site, "model", model);
+    if (*output && usage)
+        json_object_set_new(*output, "usage", usage);
+    else
+        json_decref(usage);
     return *output ? 0 : error_set(err, ERR_PERMANENT, "out of memory");
 }
 
@@ -350,6 +361,9 @@ static int ideas_advance(struct blog_job *bj, struct store_tx *tx,
                               err) != 0 ||
         (usage && blog_add_usage(tx, bj->gen.id, usage, err) != 0))
         return -1;
+    if (blog_options_auto(bj->input))
+        return blog_auto_select(
+            tx, bj, json_at(output, "checkpoint.ideas"), err);
     return blog_set_state(tx, bj->gen.id, BLOG_GENERATING_IDEAS,
                           BLOG_AWAITING_SELECTION, err);
 }

@@ -279,6 +279,58 @@ int blog_media_ensure(struct blog_job *bj, struct wix_client *client,
                       struct error *err);
 
 /* ------------------------------------------------------------------ */
+/* Generations that run without the owner (blog_auto.c)                */
+/* ------------------------------------------------------------------ */
+
+/* Length limits of a fixed idea and of the titles to avoid. */
+#define BLOG_ANGLE_MAX 600
+#define BLOG_IDEA_KEYWORDS_MAX 8
+#define BLOG_AVOID_MAX 50
+
+/*
+ * Checks options and stores them in input (a validated request) under
+ * "options": {auto_select, idea, avoid, publish}, leaving input as it is
+ * when no option is set. ERR_INVALID with err->code "idea" or "avoid".
+ */
+int blog_options_add(json_t *input, const struct blog_start_options *options,
+                     struct error *err);
+
+/* The fixed idea in input's options, borrowed, or NULL. */
+const json_t *blog_options_idea(const json_t *input);
+
+/* The titles that input's options ask ideas to avoid (borrowed array), or
+ * NULL. */
+const json_t *blog_options_avoid(const json_t *input);
+
+/* True when the generation chooses its idea itself (auto_select or a
+ * fixed idea). */
+int blog_options_auto(const json_t *input);
+
+/* True when the post is to be published instead of saved as a draft. */
+int blog_options_publish(const json_t *input);
+
+/*
+ * The index of the idea that suits the owner's wishes in input best: the
+ * most words of the topic and keywords found in its title, angle and
+ * keywords, skipping titles the options ask to avoid. Ties go to the
+ * earlier idea, in the model's order. ideas must not be empty.
+ */
+size_t blog_best_idea(const json_t *ideas, const json_t *input);
+
+/*
+ * Chooses the best of ideas for the job's generation in tx: writes the
+ * selection checkpoint, moves generating_ideas to writing and queues the
+ * write job.
+ */
+int blog_auto_select(struct store_tx *tx, const struct blog_job *bj,
+                     const json_t *ideas, struct error *err);
+
+/* Sets post's title to the chosen idea's when the generation chose the idea
+ * itself, so that a planned title is the title published. */
+int blog_keep_idea_title(const struct blog_job *bj, json_t *post,
+                         struct error *err);
+
+/* ------------------------------------------------------------------ */
 /* JSON views (blog_json.c)                                            */
 /* ------------------------------------------------------------------ */
 

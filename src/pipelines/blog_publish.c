@@ -2,7 +2,8 @@
  * The publish step (job "blog.publish"), with a fresh token and client
  * from wix_run(): the cover goes into the Media Manager (blog_media.c),
  * the Markdown body becomes rich content, and the post is saved as an
- * unpublished draft under the site's writer. Then one transaction stores
+ * unpublished draft under the site's writer (or published at once when the
+ * generation's options ask for it). Then one transaction stores
  * the Wix ids and the result, marks the generation done and captures its
  * credits.
  *
@@ -310,7 +311,9 @@ static int create_draft(struct publish_ctx *ctx, struct wix_client *client,
     const char *id;
     int rc;
 
-    rc = body ? wix_blog_create_draft(client, body, &draft, err)
+    rc = body ? wix_blog_create_post(client, body,
+                                     blog_options_publish(ctx->bj->input),
+                                     &draft, err)
               : error_set(err, ERR_PERMANENT, "out of memory");
     json_decref(body);
     if (rc != 0)

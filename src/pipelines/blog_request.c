@@ -293,7 +293,7 @@ static int not_awaiting(const struct store_generation *gen, const char *what,
 /* Start, select, regenerate, cancel                                   */
 /* ------------------------------------------------------------------ */
 
-static int64_t blog_cost(const struct app *app)
+int64_t blog_generation_cost(const struct app *app)
 {
     return app->costs.blog_ideas + app->costs.blog_write +
            app->costs.blog_image + app->costs.blog_publish;
@@ -320,29 +320,69 @@ static int check_instance(struct store_tx *tx, const char *instance_id,
     return -1;
 }
 
-int blog_start(struct app *app, const char *instance_id, const json_t *request,
-               char id_out[STORE_UUID_SIZE], struct error *err)
+/* The validated request with the options, as JSON text; NULL on error. */
+static char *start_input(const json_t *request,
+                         const struct blog_start_options *options,
+                         struct error *err)
 {
     json_t *input = blog_request_validate(request, err);
-    char *input_text = NULL;
-    struct store_tx *tx = NULL;
-    char id[STORE_UUID_SIZE];
-    int64_t cost = blog_cost(app);
+    char *text;
 
     if (!input)
-        return -1;
-    input_text = json_to_string(input);
+        return NULL;
+    if (options && blog_options_add(input, options, err) != 0) {
+        json_decref(input);
+        return NULL;
+    }
+    text = json_to_string(input);
     json_decref(input);
-    if (!input_text)
-        return error_set(err, ERR_PERMANENT, "out of memory");
+    if (!text)
+        error_set(err, ERR_PERMANENT, "out of memory");
+    return text;
+}
 
-    tx = store_begin(app->store, err);
-    if (!tx || check_instance(tx, instance_id, err) != 0 ||
+/* Creates the generation, reserves its cost and queues the ideas job. */
+static int start_in(struct store_tx *tx, struct app *app,
+                    const char *instance_id, const char *input_text,
+                    char id[STORE_UUID_SIZE], struct error *err)
+{
+    if (check_instance(tx, instance_id, err) != 0 ||
         store_generation_create(tx, instance_id, "blog", NULL,
                                 BLOG_GENERATING_IDEAS, input_text, id,
                                 err) != 0 ||
-        store_credits_reserve(tx, instance_id, id, cost, err) < 0 ||
+        store_credits_reserve(tx, instance_id, id, blog_generation_cost(app),
+                              err) < 0 ||
         blog_enqueue(tx, instance_id, id, BLOG_JOB_IDEAS, 1, err) != 0)
+        return -1;
+    return 0;
+}
+
+int blog_start_in(struct store_tx *tx, struct app *app,
+                  const char *instance_id, const json_t *request,
+                  const struct blog_start_options *options,
+                  char id_out[STORE_UUID_SIZE], struct error *err)
+{
+    char *input_text = start_input(request, options, err);
+    int rc;
+
+    if (!input_text)
+        return -1;
+    rc = start_in(tx, app, instance_id, input_text, id_out, err);
+    free(input_text);
+    return rc;
+}
+
+int blog_start(struct app *app, const char *instance_id, const json_t *request,
+               char id_out[STORE_UUID_SIZE], struct error *err)
+{
+    char *input_text = start_input(request, NULL, err);
+    struct store_tx *tx = NULL;
+    char id[STORE_UUID_SIZE];
+
+    if (!input_text)
+        return -1;
+    tx = store_begin(app->store, err);
+    if (!tx || start_in(tx, app, instance_id, input_text, id, err) != 0)
         goto fail;
     free(input_text);
     if (store_commit(tx, err) != 0)
@@ -351,7 +391,7 @@ int blog_start(struct app *app, const char *instance_id, const json_t *request,
     memcpy(id_out, id, STORE_UUID_SIZE);
     log_info("blog",
              "generation started instance=%s generation=%s reserved=%" PRId64,
-             instance_id, id, cost);
+             instance_id, id, blog_generation_cost(app));
     return 0;
 
 fail:

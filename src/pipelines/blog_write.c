@@ -114,7 +114,8 @@ static int write_work(struct blog_job *bj, json_t **output, struct error *err)
     request.input = prompt;
     rc = blog_ai_call(bj, "write", &request, &result, err);
     free(prompt);
-    if (rc == 0 && blog_post_fit(result.content, err) == 0) {
+    if (rc == 0 && blog_post_fit(result.content, err) == 0 &&
+        blog_keep_idea_title(bj, result.content, err) == 0) {
         *output = json_pack("{s:{s:O, s:s}, s:o}", "checkpoint", "post",
                             result.content, "model", result.model, "usage",
                             blog_usage_json(&result.usage));
