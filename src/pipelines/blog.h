@@ -87,8 +87,8 @@ struct blog_start_options {
  * blog_start(), plus ERR_INVALID with err->code "idea" for an invalid
  * idea.
  */
-int blog_start_in(struct store_tx *tx, struct app *app,
-                  const char *instance_id, const json_t *request,
+int blog_start_in(struct store_tx *tx, struct app *app, const char *instance_id,
+                  const json_t *request,
                   const struct blog_start_options *options,
                   char id_out[STORE_UUID_SIZE], struct error *err);
 

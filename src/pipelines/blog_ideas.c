@@ -335,14 +335,14 @@ static int ideas_work(struct blog_job *bj, json_t **output, struct error *err)
     /* A fixed idea is the only idea, and costs no call. */
     if (blog_options_idea(bj->input))
         ideas = json_pack("[O]", blog_options_idea(bj->input));
-    else if (ask_for_ideas(bj, facts.site, avoid, &ideas, &usage, model,
-                           err) != 0) {
+    else if (ask_for_ideas(bj, facts.site, avoid, &ideas, &usage, model, err) !=
+             0) {
         json_decref(avoid);
         json_decref(facts.site);
         return -1;
     }
-    *output = json_pack("{s:{s:I, s:o, s:o, s:o, s:s}}", "checkpoint",
-                        "round", round, "ideas", ideas, "avoid", avoid, "site",
+    *output = json_pack("{s:{s:I, s:o, s:o, s:o, s:s}}", "checkpoint", "round",
+                        round, "ideas", ideas, "avoid", avoid, "site",
                         facts.site, "model", model);
     if (*output && usage)
         json_object_set_new(*output, "usage", usage);
@@ -362,8 +362,8 @@ static int ideas_advance(struct blog_job *bj, struct store_tx *tx,
         (usage && blog_add_usage(tx, bj->gen.id, usage, err) != 0))
         return -1;
     if (blog_options_auto(bj->input))
-        return blog_auto_select(
-            tx, bj, json_at(output, "checkpoint.ideas"), err);
+        return blog_auto_select(tx, bj, json_at(output, "checkpoint.ideas"),
+                                err);
     return blog_set_state(tx, bj->gen.id, BLOG_GENERATING_IDEAS,
                           BLOG_AWAITING_SELECTION, err);
 }

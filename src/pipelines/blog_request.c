@@ -357,8 +357,8 @@ static int start_in(struct store_tx *tx, struct app *app,
     return 0;
 }
 
-int blog_start_in(struct store_tx *tx, struct app *app,
-                  const char *instance_id, const json_t *request,
+int blog_start_in(struct store_tx *tx, struct app *app, const char *instance_id,
+                  const json_t *request,
                   const struct blog_start_options *options,
                   char id_out[STORE_UUID_SIZE], struct error *err)
 {
