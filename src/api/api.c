@@ -13,6 +13,7 @@
 struct api_route_ctx {
     struct app *app;
     api_handler_fn handler;
+    int instance_in_query; /* see api_route_query_instance() */
 };
 
 static void set_api_headers(struct http_response *resp)
@@ -25,7 +26,7 @@ static void set_api_headers(struct http_response *resp)
  * Verifies the caller's instance string and writes the instance id it
  * vouches for. Answers 401 itself and returns -1 when it doesn't verify.
  */
-static int verify_instance(struct api_call *call)
+static int verify_instance(struct api_call *call, int instance_in_query)
 {
     const char *header = http_request_header(call->req, "X-Wix-Instance");
     struct auth_instance_options opts = {
@@ -35,6 +36,8 @@ static int verify_instance(struct api_call *call)
     struct auth_instance instance;
     struct error err;
 
+    if ((!header || !*header) && instance_in_query)
+        header = http_request_query(call->req, "instance");
     if (!header || !*header) {
         http_response_error(call->resp, 401, "unauthorized",
                             "missing X-Wix-Instance header: open this page "
@@ -99,7 +102,7 @@ static void run_api_route(struct http_request *req, struct http_response *resp,
     struct error err;
 
     set_api_headers(resp);
-    if (verify_instance(&call) != 0)
+    if (verify_instance(&call, route->instance_in_query) != 0)
         return;
     error_clear(&err);
     if (ensure_instance(&call, &err) != 0) {
@@ -119,9 +122,24 @@ int api_route(struct http_server *server, struct app *app, const char *method,
         return -1;
     route->app = app;
     route->handler = handler;
+    route->instance_in_query = 0;
     error_clear(&err);
     /* The route context lives as long as the process's server. */
     return http_server_route(server, method, pattern, run_api_route, route);
+}
+
+int api_route_query_instance(struct http_server *server, struct app *app,
+                             const char *pattern, api_handler_fn handler)
+{
+    struct api_route_ctx *route = malloc(sizeof(*route));
+
+    if (!route)
+        return -1;
+    route->app = app;
+    route->handler = handler;
+    route->instance_in_query = 1;
+    /* The route context lives as long as the process's server. */
+    return http_server_route(server, "GET", pattern, run_api_route, route);
 }
 
 json_t *api_read_json(struct api_call *call)
@@ -233,7 +251,10 @@ void api_fail_credits(struct api_call *call, const struct error *err,
 int api_register(struct http_server *server, struct app *app, struct error *err)
 {
     if (api_system_routes(server, app, err) != 0 ||
-        api_products_routes(server, app, err) != 0)
+        api_products_routes(server, app, err) != 0 ||
+        api_dashboard_routes(server, app, err) != 0 ||
+        api_events_routes(server, app, err) != 0 ||
+        api_credits_routes(server, app, err) != 0)
         return -1;
     return api_blog_routes(server, app, err);
 }

@@ -46,6 +46,15 @@ int api_route(struct http_server *server, struct app *app, const char *method,
               const char *pattern, api_handler_fn handler);
 
 /*
+ * Like api_route() for a GET, but when the X-Wix-Instance header is
+ * missing the instance string may come in the `instance` query parameter,
+ * verified the same way. Only for GET /api/events, because the browser's
+ * EventSource can't send headers.
+ */
+int api_route_query_instance(struct http_server *server, struct app *app,
+                             const char *pattern, api_handler_fn handler);
+
+/*
  * Parses the request body as a JSON object. An empty body is {}.
  * Answers 415 for a body that is not application/json and 400 for
  * invalid JSON or nesting past API_MAX_JSON_DEPTH, and returns NULL; the
@@ -73,5 +82,11 @@ int api_system_routes(struct http_server *server, struct app *app,
                       struct error *err);
 int api_products_routes(struct http_server *server, struct app *app,
                         struct error *err);
+int api_dashboard_routes(struct http_server *server, struct app *app,
+                         struct error *err);
+int api_events_routes(struct http_server *server, struct app *app,
+                      struct error *err);
+int api_credits_routes(struct http_server *server, struct app *app,
+                       struct error *err);
 
 #endif
