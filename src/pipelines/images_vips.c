@@ -243,6 +243,7 @@ static int fit_box(VipsImage **image, int max_width, int max_height)
     VipsImage *next = NULL;
     VipsBandFormat format = vips_image_get_format(*image);
     int alpha = vips_image_hasalpha(*image);
+    int rc;
 
     if (max_width > 0 && width > max_width)
         scale = (double)max_width / width;
@@ -250,14 +251,21 @@ static int fit_box(VipsImage **image, int max_width, int max_height)
         scale = (double)max_height / height;
     if (scale >= 1.0)
         return 0;
-    if (alpha && step(image, vips_premultiply(*image, &next, NULL), next) != 0)
+    if (alpha) {
+        rc = vips_premultiply(*image, &next, NULL);
+        if (step(image, rc, next) != 0)
+            return -1;
+    }
+    rc = vips_resize(*image, &next, scale, NULL);
+    if (step(image, rc, next) != 0)
         return -1;
-    if (step(image, vips_resize(*image, &next, scale, NULL), next) != 0)
-        return -1;
-    if (alpha &&
-        step(image, vips_unpremultiply(*image, &next, NULL), next) != 0)
-        return -1;
-    return step(image, vips_cast(*image, &next, format, NULL), next);
+    if (alpha) {
+        rc = vips_unpremultiply(*image, &next, NULL);
+        if (step(image, rc, next) != 0)
+            return -1;
+    }
+    rc = vips_cast(*image, &next, format, NULL);
+    return step(image, rc, next);
 }
 
 /* A copy of image with no metadata but the ICC profile: the input's, or
@@ -381,13 +389,15 @@ static int prepare(VipsImage **image,
                    const struct images_encode_options *options)
 {
     VipsImage *next = NULL;
+    int rc = vips_autorot(*image, &next, NULL);
 
-    if (step(image, vips_autorot(*image, &next, NULL), next) != 0 ||
+    if (step(image, rc, next) != 0 ||
         fit_box(image, options->max_width, options->max_height) != 0)
         return -1;
     if (options->format == IMAGES_FORMAT_JPEG && vips_image_hasalpha(*image)) {
         VipsArrayDouble *white = vips_array_double_newv(1, 255.0);
-        int rc = vips_flatten(*image, &next, "background", white, NULL);
+
+        rc = vips_flatten(*image, &next, "background", white, NULL);
 
         vips_area_unref(VIPS_AREA(white));
         if (step(image, rc, next) != 0)
