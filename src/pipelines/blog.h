@@ -9,7 +9,7 @@
  *
  * or ends failed or cancelled. Each arrow after a choice is one queued job
  * ("blog.ideas", "blog.write", "blog.image", "blog.publish") that
- * checkpoints its output in the generation, so a retried job never pays
+ * checkpoints its output in the generation. So a retried job never pays
  * OpenAI or Replicate again for output it already has, and never creates a
  * second media file or draft post. The whole cost is reserved when the
  * generation starts, captured when it is done and released when it fails
@@ -144,11 +144,11 @@ json_t *blog_list_json(struct app *app, const char *instance_id, int limit,
 typedef void (*blog_progress_fn)(const char *state, void *arg);
 
 /*
- * Runs generation id to its end in the calling process (for `sitesmith blog
- * generate`): starts a worker pool with the blog job handlers, selects
- * idea pick_index as soon as the ideas are ready, and calls progress (may
- * be NULL) with each new state until the generation is done, failed or
- * cancelled. The pool may also run other queued blog jobs meanwhile.
+ * Runs generation id to its end in the calling process, for `sitesmith
+ * blog generate`. A worker pool with the blog job handlers runs the steps,
+ * idea pick_index is selected as soon as the ideas are ready, and progress
+ * (may be NULL) gets each new state until the generation is done, failed
+ * or cancelled. The pool may also run other queued blog jobs meanwhile.
  * Returns 0 when the generation is done; -1 with err set when it failed
  * (its recorded error), was cancelled (ERR_CONFLICT), or pick_index is out
  * of range (ERR_INVALID).

@@ -177,7 +177,7 @@ int blog_enqueue(struct store_tx *tx, const char *instance_id, const char *id,
  * transaction of its own so that the intent is committed before the
  * remote call. blog_effect_read returns 1 when found (free out with
  * store_effect_clear), 0 when not; blog_effect_begin 1 when the intent is
- * new, 0 when it existed (out holds it).
+ * new, 0 when it existed (out then contains it).
  */
 int blog_effect_read(struct blog_job *bj, const char *key,
                      struct store_effect *out, struct error *err);
@@ -191,11 +191,11 @@ int blog_effect_done(struct blog_job *bj, const char *key,
 /* ------------------------------------------------------------------ */
 
 /*
- * Sends request with app's client, counts its tokens in the metrics under
- * step, and adds them to the generation's "usage" checkpoint: in tx_usage
- * form {prompt_tokens, completion_tokens, total_tokens, calls}. The usage
- * of an unusable answer (finish_reason length, say) is stored at once in a
- * transaction of its own, because those tokens are billed too.
+ * Sends request with app's client and counts its tokens in the metrics
+ * under step. The caller adds the usage of a usable response to the
+ * "usage" checkpoint with the step's output (see blog_add_usage). The
+ * usage of an unusable response (finish_reason length, say) is added at
+ * once in a transaction of its own, because those tokens are billed too.
  */
 int blog_ai_call(struct blog_job *bj, const char *step,
                  const struct openai_request *request,
@@ -242,11 +242,12 @@ char *blog_fit_text(const char *text, size_t max, int ellipsis);
 size_t blog_utf8_length(const char *text);
 
 /*
- * Checks and fits the written post in place: title, excerpt, SEO title and
- * meta description within their limits (shortened at a word boundary,
- * else ERR_PERMANENT naming the field and its length), hashtags cleaned
- * ('#' and spaces removed, too long or repeated ones dropped, at most
- * BLOG_HASHTAGS_MAX), a body with text in it.
+ * Checks and fits the written post in place. The excerpt, SEO title and
+ * meta description are shortened at a word boundary when over their
+ * limits. A title over its limit, or a summary with no boundary to cut at,
+ * fails with ERR_PERMANENT naming the field and its length. Hashtags lose
+ * '#' and spaces, too long or repeated ones are dropped (at most
+ * BLOG_HASHTAGS_MAX are kept), and the body must have text.
  */
 int blog_post_fit(json_t *post, struct error *err);
 
@@ -266,13 +267,14 @@ struct blog_media {
 
 /*
  * Makes sure the generation's cover image is a READY file in the site's
- * Media Manager, exactly once: imports it from the Replicate URL while the
- * URL is younger than the configured age, else uploads the kept bytes; a
- * FAILED import falls back to the upload once. Each creation is recorded
- * in the effects ledger before the call ("gen/<id>/media" and
- * "gen/<id>/media-upload") and completed with the file id right after it,
- * and a retry that finds an intent without an id searches the Media
- * Manager for the file by its display name before creating it again.
+ * Media Manager, created exactly once. It is imported from the Replicate
+ * URL while the URL is younger than the configured age, else the kept
+ * bytes are uploaded, and a FAILED import falls back to the upload once.
+ * Each creation is recorded in the effects ledger before the call
+ * ("gen/<id>/media" and "gen/<id>/media-upload") and completed with the
+ * file id right after it. A retry that finds an intent without an id
+ * searches the Media Manager for the file's display name before creating
+ * it again.
  */
 int blog_media_ensure(struct blog_job *bj, struct wix_client *client,
                       const json_t *image, struct blog_media *out,
