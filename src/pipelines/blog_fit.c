@@ -2,8 +2,8 @@
  * Limits on the written post: Wix's title and excerpt lengths, the SEO
  * lengths that search engines show, and hashtags Wix accepts. Summaries
  * (excerpt, SEO title, meta description) are shortened at a word boundary
- * when they run over. The title is not: a title cut short can say
- * something else, so an overlong title fails the step.
+ * when they run over. The title is not, because a title cut short can
+ * change its meaning: an overlong title fails the step.
  */
 #include "pipelines/blog_internal.h"
 
@@ -66,7 +66,7 @@ char *blog_fit_text(const char *text, size_t max, int ellipsis)
         return out;
 
     /* Cut at the last space within the budget, then drop what would
-     * dangle at the end ("and," or a lone dash). */
+     * dangle at the end (a comma or a lone dash). */
     cut = utf8_offset(out, budget);
     if (out[cut] != ' ') {
         while (cut > 0 && out[cut - 1] != ' ')

@@ -1,8 +1,8 @@
 /*
- * The ideas step (job "blog.ideas"): what the site is about, read from Wix
- * (site name and description from the app instance, a sample of product
- * names when the site has a store), plus the owner's topic, keywords, tone
- * and language, turned by OpenAI into 3 to 5 post ideas.
+ * The ideas step (job "blog.ideas"). It reads what the site is about from
+ * Wix: the site name and description from the app instance, and a sample
+ * of product names when the site has a store. OpenAI turns those and the
+ * owner's topic, keywords, tone and language into 3 to 5 post ideas.
  *
  * Each run has a round number in its payload (1, then one more for each
  * request for new ideas). A round that is already checkpointed is not
@@ -171,7 +171,7 @@ static int fetch_facts(struct wix_client *client, void *arg, struct error *err)
 }
 
 /* ------------------------------------------------------------------ */
-/* Prompt and answer                                                   */
+/* Prompt and response                                                 */
 /* ------------------------------------------------------------------ */
 
 static char *ideas_prompt(const json_t *input, const json_t *site,
@@ -199,11 +199,11 @@ static char *ideas_prompt(const json_t *input, const json_t *site,
     return buf_detach(&out, NULL);
 }
 
-/* Keeps the answer's ideas in a clean form: trimmed text, fitted titles,
+/* Keeps the response's ideas in a clean form: trimmed text, fitted titles,
  * at most BLOG_IDEAS_MAX ideas and IDEA_KEYWORDS_MAX keywords each. */
-static json_t *clean_ideas(const json_t *answer, struct error *err)
+static json_t *clean_ideas(const json_t *content, struct error *err)
 {
-    const json_t *ideas = json_object_get(answer, "ideas");
+    const json_t *ideas = json_object_get(content, "ideas");
     json_t *out = json_array();
     json_t *idea;
     size_t index;
@@ -244,7 +244,7 @@ static json_t *clean_ideas(const json_t *answer, struct error *err)
     return out;
 }
 
-/* Rejects an answer with too few usable ideas, so that the call counts as
+/* Rejects a response with too few usable ideas, so that the call counts as
  * failed (and its tokens are still recorded). */
 static int check_ideas(const json_t *content, void *arg, struct error *err)
 {

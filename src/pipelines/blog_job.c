@@ -1,9 +1,9 @@
 /*
- * How a blog step runs as a queue job: load the generation, do the
- * external work outside any transaction, then move the generation on and
- * finish the job in one transaction, with the generation locked and its
- * state checked again, so that a generation cancelled meanwhile is not
- * moved on. Also the hook that fails a generation, and the settings.
+ * The run of a blog step as a queue job. It loads the generation and does
+ * the external work outside any transaction. Then it moves the generation
+ * on and finishes the job in one transaction, with the generation locked
+ * and its state checked again, so that a generation cancelled meanwhile is
+ * not moved on. Also the hook that fails a generation, and the settings.
  */
 #include "pipelines/blog_internal.h"
 
@@ -272,13 +272,13 @@ fail:
     return -1;
 }
 
-static int skip_job(struct blog_job *bj, const char *why)
+static int skip_job(struct blog_job *bj, const char *reason)
 {
     log_info("blog",
              "job skipped job=%" PRId64 " kind=%s instance=%s "
              "generation=%s reason=\"%s\"",
              bj->job->id, bj->job->kind, bj->job->instance_id,
-             bj->job->generation_id, why);
+             bj->job->generation_id, reason);
     count_job(bj->job->kind, "skipped");
     return 0;
 }
@@ -303,11 +303,11 @@ int blog_step_run(const struct blog_step *step, struct store *st,
         return rc;
     }
     if (strcmp(bj.gen.state, step->state) != 0) {
-        char why[96];
+        char reason[96];
 
-        snprintf(why, sizeof(why), "the generation is %s, not %s", bj.gen.state,
-                 step->state);
-        rc = skip_job(&bj, why);
+        snprintf(reason, sizeof(reason), "the generation is %s, not %s",
+                 bj.gen.state, step->state);
+        rc = skip_job(&bj, reason);
         blog_job_clear(&bj);
         return rc;
     }

@@ -1,5 +1,6 @@
 /*
- * The cover image in the site's Media Manager, created exactly once.
+ * The cover image in the site's Media Manager, created once even when the
+ * publish step runs again.
  *
  * Two ways in: an import from Replicate's output URL (Wix fetches it) while
  * the URL is fresh, and an upload of the kept bytes through an upload URL.
@@ -64,7 +65,9 @@ static void route_init(struct cover_route *route, const struct cover_ctx *ctx,
 /* ------------------------------------------------------------------ */
 
 /* Looks for a file named name that has not failed: 1 with *id set (caller
- * frees), 0 when there is none. */
+ * frees), 0 when there is none.
+ * NOTE: Wix does not document how soon search finds a new file; one it
+ * misses is imported again. */
 static int find_file(struct wix_client *client, const char *name, char **id,
                      struct error *err)
 {
@@ -240,7 +243,7 @@ static int wait_ready(struct cover_ctx *ctx, const char *id,
 }
 
 /* ------------------------------------------------------------------ */
-/* One route, exactly once                                             */
+/* One route, once                                                     */
 /* ------------------------------------------------------------------ */
 
 /* True while Replicate's output URL is young enough for Wix to fetch. */

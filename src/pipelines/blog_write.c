@@ -67,7 +67,7 @@ static char *post_prompt(const json_t *input, const json_t *site,
     return buf_detach(&out, NULL);
 }
 
-/* Rejects an answer that blog_post_fit() would reject, so that the call
+/* Rejects a response that blog_post_fit() would reject, so that the call
  * counts as failed (and its tokens are still recorded). */
 static int check_post(const json_t *content, void *arg, struct error *err)
 {
