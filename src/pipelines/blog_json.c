@@ -290,7 +290,7 @@ json_t *blog_list_json(struct app *app, const char *instance_id, int limit,
         return NULL;
     }
 
-    /* One more than the page tells whether a next page exists. */
+    /* Reading one more than the page shows whether a next page exists. */
     ids = page_ids(tx, instance_id, limit + 1,
                    cursor && cursor[0] ? &after : NULL, err);
     more = ids && json_array_size(ids) > (size_t)limit;

@@ -1,16 +1,15 @@
 /*
  * The publish step (job "blog.publish"), with a fresh token and client
- * from wix_run(): the cover goes into the Media Manager (blog_media.c),
+ * from wix_run(). The cover goes into the Media Manager (blog_media.c),
  * the Markdown body becomes rich content, and the post is saved as an
- * unpublished draft under the site's writer (or published at once when the
- * generation's options ask for it). Then one transaction stores
- * the Wix ids and the result, marks the generation done and captures its
- * credits.
+ * unpublished draft under the site's writer, or published at once when the
+ * generation's options ask for it. Then one transaction stores the Wix ids
+ * and the result, marks the generation done and captures its credits.
  *
- * The draft is created exactly once: its effect ("gen/<id>/draft") is
- * begun before the create and completed right after it, and a retry that
- * finds the effect begun without an id queries the site's drafts by title
- * and writer before creating another.
+ * The draft is created once even when the step runs again. Its effect
+ * ("gen/<id>/draft") is begun before the create and completed right after
+ * it, and a retry that finds the effect begun without an id queries the
+ * site's drafts by title and writer before creating another.
  */
 #include "pipelines/blog_internal.h"
 
@@ -483,7 +482,7 @@ static int publish_advance(struct blog_job *bj, struct store_tx *tx,
 
 /*
  * The owner cancelled while the step ran. What it made stays on the site,
- * so the generation names it, and the log says so.
+ * so the generation names it and a warning is logged.
  */
 static int publish_abandoned(struct blog_job *bj, struct store_tx *tx,
                              const json_t *output, struct error *err)

@@ -1,7 +1,7 @@
 /*
- * Running one generation to its end in the calling process, for
- * `sitesmith blog generate`: a worker pool with the blog handlers does the
- * steps while this thread follows the generation's state.
+ * One generation run to its end in the calling process, for `sitesmith
+ * blog generate`: a worker pool with the blog handlers does the steps
+ * while this thread follows the generation's state.
  */
 #include "pipelines/blog_internal.h"
 
