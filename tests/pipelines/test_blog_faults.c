@@ -1,6 +1,6 @@
 /*
  * The blog pipeline when the services fail: OpenAI rate limits, server
- * errors and answers cut at the token cap, a failed Replicate prediction,
+ * errors and responses cut at the token cap, a failed Replicate prediction,
  * a media import that Wix marks FAILED, an output URL too old to import,
  * a draft whose answer is lost after Wix created it, and rejected tokens.
  */
@@ -258,7 +258,7 @@ static void old_output_url_uploads(void **state)
 /* Draft                                                               */
 /* ------------------------------------------------------------------ */
 
-/* Wix creates the draft, but its answer never arrives (mode drop or
+/* Wix creates the draft, but its response never arrives (mode drop or
  * truncate); the retry finds the draft instead of making another. */
 static void draft_answer_lost(struct blog_env *env, const char *mode)
 {

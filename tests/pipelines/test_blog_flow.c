@@ -1,9 +1,9 @@
 /*
- * The blog pipeline end to end against sitesmith-sandbox: the happy path
- * checked in the draft that the sandbox's Wix Blog received, the same run
- * through blog_run_until_done()'s worker pool, new ideas, tokens that
- * expire between steps, too few credits, another site's generation,
- * paging, and cancelling at each point.
+ * The blog pipeline end to end against sitesmith-sandbox. The happy path
+ * is checked in the draft that the sandbox's Wix Blog received, then run
+ * again through blog_run_until_done()'s worker pool. Then new ideas,
+ * tokens that expire between steps, too few credits, another site's
+ * generation, paging, and cancelling at each point.
  */
 #include "blog_env.h"
 
@@ -599,7 +599,7 @@ static void wait_for_request(struct blog_env *env, const char *method,
 }
 
 /* Claims the next job and runs it on a thread; cancels the generation
- * once a request to prefix arrived (the sandbox holds it with a delay). */
+ * once a request to prefix arrived (the sandbox delays it). */
 static void cancel_during(struct blog_env *env, const char *id,
                           const char *method, const char *prefix)
 {
