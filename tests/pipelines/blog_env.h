@@ -1,10 +1,10 @@
 /*
- * End-to-end setting for the blog pipeline tests: a sitesmith-sandbox
- * process with one site from the "store" fixture, a fresh database (SQLite,
- * or a PostgreSQL schema when SITESMITH_TEST_POSTGRES_URL is set), an app
- * opened on both, and a job driver that claims and runs blog jobs in the
- * test's thread the way the worker pool does, so that a test decides when
- * each step runs.
+ * End-to-end setting for the blog pipeline tests. It starts a
+ * sitesmith-sandbox process with one site from the "store" fixture, a fresh
+ * database (SQLite, or a PostgreSQL schema when SITESMITH_TEST_POSTGRES_URL
+ * is set) and an app opened on both. A job driver claims and runs blog jobs
+ * in the test's thread the way the worker pool does, so that a test decides
+ * when each step runs.
  *
  * The process runs on the fake clock (started at the real time); the
  * driver moves it forward only to make retries due. Header-only, because

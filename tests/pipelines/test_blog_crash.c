@@ -1,8 +1,8 @@
 /*
  * Workers that die in the middle of a blog step. A forked child process
- * opens its own app, claims the next job and runs it; the sandbox holds one
- * of the step's requests with a delay, and the test kills the child with
- * SIGKILL while it waits. The job's lease then expires and the job is
+ * opens its own app, claims the next job and runs it. The sandbox delays
+ * one of the step's requests, and the test kills the child with SIGKILL
+ * while it waits. The job's lease then expires and the job is
  * rescued, by the test's driver or by a worker pool. Whatever step died,
  * the generation ends with one draft, one cover and one charge, and no
  * paid call whose output was checkpointed is made again.
@@ -195,7 +195,7 @@ static void killed_during_write(void **state)
     blog_env_run_until(env, id, BLOG_DONE);
     expect_one_of_each(env, id);
 
-    /* Ideas once; the post twice, since the first answer never arrived. */
+    /* Ideas once; the post twice, since the first response never arrived. */
     assert_int_equal(
         blog_env_count(env, "POST", "/openai/v1/chat/completions", -1), 3);
 }
