@@ -278,6 +278,11 @@ static int upload_once(struct apply *a, struct wix_client *client,
     /* An earlier run began and did not finish: the file may exist. */
     if (rc == 1 && find_file(client, name, a->media_id, err) < 0)
         return -1;
+    if (a->media_id[0])
+        log_info("images",
+                 "found the upload of an earlier run instance=%s item=%s "
+                 "media=%s",
+                 a->item.instance_id, a->item.id, a->media_id);
     if (!a->media_id[0]) {
         memset(&effect, 0, sizeof(effect));
         rc = effect_step(a, NULL, &effect, &began, err);
