@@ -297,10 +297,11 @@ function show(gen) {
   const previous = current;
   current = gen;
   const info = STATES[gen.state] || { text: gen.state, percent: 0 };
+  const ended = gen.state === "failed" || gen.state === "cancelled";
   fill(
     $("#blog-current-body"),
-    stepper(gen.state),
-    progressBar(info.percent, 100, "Post progress"),
+    ended ? null : stepper(gen.state),
+    ended ? null : progressBar(info.percent, 100, "Post progress"),
     h("div", { id: "blog-action-error" }),
     body(gen),
   );
@@ -322,9 +323,6 @@ function historyRow(gen) {
       h("span", { class: "muted" }, formatTime(gen.created_at)),
     ),
     badge(STATE_LABELS[gen.state] || gen.state, info.tone),
-    gen.state === "failed" && gen.error
-      ? h("p", { class: "history-error" }, gen.error.message || "Failed.")
-      : null,
     h(
       "button",
       {
@@ -339,6 +337,9 @@ function historyRow(gen) {
       },
       "Open",
     ),
+    gen.state === "failed" && gen.error
+      ? h("p", { class: "history-error" }, gen.error.message || "Failed.")
+      : null,
   );
 }
 

@@ -120,6 +120,10 @@ function updateCost() {
   const { count } = picker.selection();
   const perImage = context.me && context.me.costs ? context.me.costs.image : null;
   const which = $('#images-settings input[name="images"]:checked').value;
+  if (count === 0) {
+    fill($("#images-cost"), "Select products to see what the job costs.");
+    return;
+  }
   if (typeof perImage !== "number") {
     fill($("#images-cost"), "Each image costs credits, charged only when it succeeds.");
     return;

@@ -194,6 +194,10 @@ export function createJobView(root, config) {
     const bar = root.querySelector(".selection-bar");
     if (!bar) return;
     const chosen = items.filter((item) => selected.has(item.id));
+    if (chosen.length === 0) {
+      fill(bar, h("span", { class: "muted" }, "Tick items to act on several at once."));
+      return;
+    }
     fill(
       bar,
       h("span", { class: "muted" }, `${chosen.length} selected`),

@@ -74,12 +74,19 @@ export function createProductPicker(root, { prefix, allMatching, onChange }) {
     );
   }
 
-  function render() {
-    fill(list, products.length === 0
-      ? h("p", { class: "muted" }, "No products match.")
-      : h("ul", { class: "products", "aria-label": "Products" }, products.map(row)));
+  function render(failed = false) {
+    let content = h("ul", { class: "products", "aria-label": "Products" }, products.map(row));
+    if (products.length === 0) {
+      content = failed
+        ? h("p", { class: "muted" }, "The products could not be loaded.")
+        : h("p", { class: "muted" }, "No products match.");
+    }
+    fill(list, content);
     more.hidden = !nextCursor;
-    fill(allLabel, total !== null ? `All ${total} products matching this search` : "All products matching this search");
+    let text = "All products matching this search";
+    if (total === 1) text = "The 1 product matching this search";
+    else if (total !== null) text = `All ${total} products matching this search`;
+    fill(allLabel, text);
     changed();
   }
 
@@ -98,11 +105,15 @@ export function createProductPicker(root, { prefix, allMatching, onChange }) {
       total = typeof page.total === "number" ? page.total : null;
       render();
     } catch (failure) {
-      fill(error, errorNotice(failure));
+      fill(
+        error,
+        errorNotice(failure),
+        h("button", { type: "button", class: "secondary small", onclick: () => load(append) }, "Try again"),
+      );
       if (!append) {
         products = [];
         nextCursor = null;
-        render();
+        render(true);
       }
     } finally {
       list.removeAttribute("aria-busy");

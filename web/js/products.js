@@ -85,7 +85,9 @@ function updateCost() {
   const { count } = picker.selection();
   const fields = selectedFields().length;
   const perField = context.me && context.me.costs ? context.me.costs.product_field : null;
-  if (count === null || typeof perField !== "number") {
+  if (count === 0) {
+    fill($("#products-cost"), "Select products to see what the job costs.");
+  } else if (count === null || typeof perField !== "number") {
     fill($("#products-cost"), "Each field of each product costs credits, charged only when it is applied.");
   } else {
     fill(
