@@ -557,13 +557,18 @@ static int apply_unit(struct wix_client *client, void *arg, struct error *err)
                      json_object_get(checkpoint(a, "upload"), "media_id")));
     if (!a->restore && images_crash_point_hit("after-upload", err))
         return -1;
-    if (read_media_ids(a, client, &current, err) != 0)
+    if (images_lock_product(a->app->store, a->item.instance_id,
+                            input_text(a, "product_id"), a->item.id, err) != 0)
         return -1;
-    rc = load_target(a, current, err);
+    rc = read_media_ids(a, client, &current, err);
+    if (rc == 0)
+        rc = load_target(a, current, err);
     if (rc == 0 && a->target)
         rc = sync_media(a, client, current, err);
     else
         json_decref(current);
+    images_unlock_product(a->app->store, a->item.instance_id,
+                          input_text(a, "product_id"), a->item.id);
     return rc;
 }
 

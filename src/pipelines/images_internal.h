@@ -34,9 +34,9 @@
 /* Channel on which item state changes are announced. */
 #define IMAGES_CHANNEL "sitesmith_images"
 
-/* Most attempts of an image job: 429s and token refreshes must not fail
- * items. */
-#define IMAGES_MAX_ATTEMPTS 8
+/* Most attempts of an image job: 429s, token refreshes and waits for a
+ * product's lock must not fail items. */
+#define IMAGES_MAX_ATTEMPTS 12
 
 /* ------------------------------------------------------------------ */
 /* Settings (images_job.c)                                             */
@@ -187,6 +187,27 @@ int images_checkpoint(struct store_tx *tx, const char *item_id,
 int images_checkpoint_now(struct store *st, const char *item_id,
                           const char *step, const json_t *value,
                           struct error *err);
+
+/* How long a product lock lasts when its holder dies, and the wait of a
+ * step that found the product locked. */
+#define IMAGES_PRODUCT_LOCK_MS (5LL * 60 * 1000)
+#define IMAGES_PRODUCT_LOCK_RETRY_MS 1000
+
+/*
+ * Takes the lock on a product's media for item_id, in a transaction of
+ * its own, so that two items of one product never change its media at
+ * once. Taking it again for the same item succeeds. A lock held by
+ * another item fails with ERR_RETRYABLE (retry_after_ms set), so the
+ * queue runs the step again later.
+ */
+int images_lock_product(struct store *st, const char *instance_id,
+                        const char *product_id, const char *item_id,
+                        struct error *err);
+
+/* Releases the lock if item_id holds it; a failure is only logged, and
+ * the lock then expires. */
+void images_unlock_product(struct store *st, const char *instance_id,
+                           const char *product_id, const char *item_id);
 
 /* Reads the ids of the job's items in state into a new array. */
 json_t *images_item_ids(struct store_tx *tx, const char *job_id,

@@ -6,6 +6,7 @@
  */
 #include "pipelines/images_internal.h"
 
+#include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 #include "wix/stores.h"
@@ -26,7 +27,8 @@
     "95fcc2a26d3899cd6c2691c900465aaeff466285a65c14638cc5f36f34befaf1"
 #define DEFAULT_EDIT_MODEL "black-forest-labs/flux-kontext-pro"
 
-/* image_items: the items of each job in selection order. */
+/* image_items: the items of each job in selection order.
+ * image_product_locks: the item that is changing a product's media. */
 static const struct store_migration migrations[] = {
     {
         .version = 1,
@@ -39,6 +41,14 @@ static const struct store_migration migrations[] = {
                " media_id TEXT NOT NULL);"
                "CREATE UNIQUE INDEX image_items_by_job"
                " ON image_items (job_id, position);",
+    },
+    {
+        .version = 2,
+        .name = "image_product_locks",
+        .sql = "CREATE TABLE image_product_locks ("
+               " product_key TEXT PRIMARY KEY,"
+               " item_id TEXT NOT NULL,"
+               " expires_at_ms BIGINT NOT NULL);",
     },
 };
 
@@ -257,6 +267,73 @@ int images_release_held(struct store_tx *tx, const char *item_id,
         return 0;
     *err = local;
     return -1;
+}
+
+int images_lock_product(struct store *st, const char *instance_id,
+                        const char *product_id, const char *item_id,
+                        struct error *err)
+{
+    struct store_tx *tx = store_begin(st, err);
+    char key[STORE_ID_MAX * 2];
+    int64_t taken = 0;
+
+    if (!tx)
+        return -1;
+    snprintf(key, sizeof(key), "%s/%s", instance_id, product_id);
+    if (store_run(tx,
+                  "DELETE FROM image_product_locks WHERE product_key = ? AND "
+                  "(expires_at_ms < ? OR item_id = ?)",
+                  STORE_ARGS(STORE_TEXT(key), STORE_INT(clock_now_ms()),
+                             STORE_TEXT(item_id)),
+                  NULL, err) != 0 ||
+        store_run(
+            tx,
+            "INSERT INTO image_product_locks (product_key, item_id, "
+            "expires_at_ms) VALUES (?, ?, ?) ON CONFLICT (product_key) "
+            "DO NOTHING",
+            STORE_ARGS(STORE_TEXT(key), STORE_TEXT(item_id),
+                       STORE_INT(clock_now_ms() + IMAGES_PRODUCT_LOCK_MS)),
+            &taken, err) != 0) {
+        store_rollback(tx);
+        return -1;
+    }
+    if (store_commit(tx, err) != 0)
+        return -1;
+    if (taken == 1)
+        return 0;
+    error_set(err, ERR_RETRYABLE,
+              "another image of product %s is being applied or restored; "
+              "trying again shortly",
+              product_id);
+    err->retry_after_ms = IMAGES_PRODUCT_LOCK_RETRY_MS;
+    return -1;
+}
+
+void images_unlock_product(struct store *st, const char *instance_id,
+                           const char *product_id, const char *item_id)
+{
+    struct error err;
+    struct store_tx *tx;
+    char key[STORE_ID_MAX * 2];
+
+    error_clear(&err);
+    tx = store_begin(st, &err);
+    snprintf(key, sizeof(key), "%s/%s", instance_id, product_id);
+    if (tx &&
+        store_run(tx,
+                  "DELETE FROM image_product_locks WHERE product_key = ? AND "
+                  "item_id = ?",
+                  STORE_ARGS(STORE_TEXT(key), STORE_TEXT(item_id)), NULL,
+                  &err) == 0 &&
+        store_commit(tx, &err) == 0)
+        return;
+    if (tx && err.kind != ERR_NONE)
+        store_rollback(tx);
+    /* The lock expires on its own. */
+    log_warn("images",
+             "cannot release the product lock product=%s item=%s "
+             "error=\"%s\"",
+             product_id, item_id, err.message);
 }
 
 int images_check_catalog(struct wix_client *client, struct error *err)

@@ -145,6 +145,71 @@ static void test_auto_mode_applies(void **state)
     blog_env_stop(&env);
 }
 
+static void test_all_images_in_order(void **state)
+{
+    struct blog_env env;
+    char product_id[128];
+    char request[512];
+    char job_id[STORE_UUID_SIZE];
+    json_t *before;
+    json_t *after;
+    json_t *items;
+
+    products_env_start(&env, *(const enum store_backend *)*state);
+    products_env_id(&env, BRACELET, product_id);
+    before = images_env_media(&env, product_id);
+    snprintf(request, sizeof(request),
+             "{\"product_ids\": [\"%s\"], \"operation\": \"compress\", "
+             "\"quality\": 50, \"mode\": \"auto\"}",
+             product_id);
+    images_env_create(&env, request, job_id);
+    images_env_settle(&env, job_id);
+    items = images_env_items(&env, job_id);
+    after = images_env_media(&env, product_id);
+    assert_int_equal(json_array_size(items), 3);
+    for (size_t i = 0; i < 3; i++) {
+        const json_t *item = json_array_get(items, i);
+
+        assert_string_equal(json_string_value(json_object_get(item, "state")),
+                            IMAGES_APPLIED);
+        assert_string_equal(
+            json_string_value(json_object_get(item, "media_id")),
+            media_id_at(before, i));
+        assert_string_equal(
+            media_id_at(after, i),
+            json_string_value(json_object_get(item, "new_media_id")));
+    }
+    json_decref(items);
+    json_decref(before);
+    json_decref(after);
+    blog_env_stop(&env);
+}
+
+static void test_product_lock_excludes(void **state)
+{
+    struct blog_env env;
+    struct store *st;
+    struct error err;
+
+    products_env_start(&env, *(const enum store_backend *)*state);
+    st = env.app->store;
+    error_clear(&err);
+    assert_int_equal(images_lock_product(st, "site", "p1", "item-a", &err), 0);
+    assert_int_equal(images_lock_product(st, "site", "p1", "item-b", &err), -1);
+    assert_int_equal(err.kind, ERR_RETRYABLE);
+    assert_int_equal(err.retry_after_ms, IMAGES_PRODUCT_LOCK_RETRY_MS);
+    /* Another product, and the holder again, are fine. */
+    assert_int_equal(images_lock_product(st, "site", "p2", "item-b", &err), 0);
+    assert_int_equal(images_lock_product(st, "site", "p1", "item-a", &err), 0);
+    images_unlock_product(st, "site", "p1", "item-a");
+    assert_int_equal(images_lock_product(st, "site", "p1", "item-b", &err), 0);
+
+    /* A dead holder's lock expires. */
+    clock_fake_advance_ms(IMAGES_PRODUCT_LOCK_MS + 1);
+    assert_int_equal(images_lock_product(st, "site", "p1", "item-a", &err), 0);
+    blog_env_stop(&env);
+}
+
 /* Runs a one-image job that must fail; checks that it cost nothing and
  * returns the error message (owned by the item). */
 static json_t *run_failing(struct blog_env *env, const char *settings,
@@ -342,7 +407,8 @@ static void test_request_checked(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        BOTH(test_apply_then_restore),     BOTH(test_auto_mode_applies),
+        BOTH(test_apply_then_restore),     BOTH(test_all_images_in_order),
+        BOTH(test_product_lock_excludes),  BOTH(test_auto_mode_applies),
         BOTH(test_replicate_failure_free), BOTH(test_expired_output_free),
         BOTH(test_non_image_url_fails),    BOTH(test_huge_image_fails),
         BOTH(test_short_balance_rejected), BOTH(test_request_checked),
