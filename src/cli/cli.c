@@ -12,6 +12,7 @@ extern const struct cli_command cmd_blog_generate;
 extern const struct cli_command cmd_credits_grant;
 extern const struct cli_command cmd_credits_show;
 extern const struct cli_command cmd_demo;
+extern const struct cli_command cmd_images_optimize;
 extern const struct cli_command cmd_instances_add;
 extern const struct cli_command cmd_migrate;
 extern const struct cli_command cmd_products_optimize;
@@ -25,6 +26,7 @@ static const struct cli_command *const commands[] = {
     &cmd_credits_grant,
     &cmd_credits_show,
     &cmd_demo,
+    &cmd_images_optimize,
     &cmd_instances_add,
     &cmd_migrate,
     &cmd_products_optimize,
