@@ -12,6 +12,7 @@
 #include "pipelines/blog.h"
 #include "pipelines/blog_internal.h"
 #include "pipelines/images.h"
+#include "pipelines/lifecycle.h"
 #include "pipelines/products.h"
 #include "wix/wix.h"
 
@@ -29,6 +30,7 @@ static int (*const job_registrations[])(struct app *, struct queue_pool *,
     blog_register_jobs,
     products_register_jobs,
     images_register_jobs,
+    lifecycle_register_jobs,
 };
 
 /* Each pipeline's own tables, NULL-ended; the blog pipeline keeps all of
@@ -36,6 +38,7 @@ static int (*const job_registrations[])(struct app *, struct queue_pool *,
 static const struct store_schema *const schemas[] = {
     &products_schema,
     &images_schema,
+    &lifecycle_schema,
     NULL,
 };
 
