@@ -36,10 +36,13 @@
 /*
  * The longest the callback blocks. The HTTP server calls it on a pool
  * thread that also serves other connections, and that thread is busy
- * until the callback returns bytes; so every tick ends with at least a
+ * until the callback returns bytes. So every tick ends with at least a
  * one-line comment, which bounds the delay other connections see.
+ * NOTE: with 16 streams open on serve's 8 threads, /healthz took 0.2 s
+ * (median) instead of 3 ms; suspending idle streams in the server would
+ * remove that delay.
  */
-#define TICK_MS 250
+#define TICK_MS 50
 /* Lifetime of one stream before the browser reconnects. */
 #define STREAM_MAX_MS (5 * 60 * 1000)
 /*
