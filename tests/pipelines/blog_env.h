@@ -67,13 +67,17 @@ static inline void blog_env_set(struct blog_env *env, const char *name,
     assert_int_equal(config_set(env->cfg, name, value), 0);
 }
 
-/* Adds a site to the sandbox and to the store, with credits. */
-static inline void blog_env_add_site(struct blog_env *env, int64_t credits,
-                                     char instance_id[128],
-                                     char owner_member_id[128])
+/*
+ * Adds a site to the sandbox from body (a POST /__sandbox/sites body) and
+ * to the store, with credits. owner_member_id is "" for a site without
+ * members.
+ */
+static inline void blog_env_add_site_from(struct blog_env *env,
+                                          const char *body, int64_t credits,
+                                          char instance_id[128],
+                                          char owner_member_id[128])
 {
-    json_t *site = sandbox_proc_create_site(
-        &env->sandbox, "{\"fixture\": \"store\", \"catalog_version\": 1}");
+    json_t *site = sandbox_proc_create_site(&env->sandbox, body);
     const char *id = json_string_value(json_object_get(site, "instance_id"));
     const char *owner =
         json_string_value(json_object_get(site, "owner_member_id"));
@@ -81,9 +85,8 @@ static inline void blog_env_add_site(struct blog_env *env, int64_t credits,
     struct error err;
 
     assert_non_null(id);
-    assert_non_null(owner);
     snprintf(instance_id, 128, "%s", id);
-    snprintf(owner_member_id, 128, "%s", owner);
+    snprintf(owner_member_id, 128, "%s", owner ? owner : "");
     json_decref(site);
 
     error_clear(&err);
@@ -95,6 +98,16 @@ static inline void blog_env_add_site(struct blog_env *env, int64_t credits,
         assert_true(store_credits_grant(tx, instance_id, credits, "test-grant",
                                         NULL, &err) >= 0);
     assert_int_equal(store_commit(tx, &err), 0);
+}
+
+/* Adds a site from the "store" fixture (Catalog V1), with credits. */
+static inline void blog_env_add_site(struct blog_env *env, int64_t credits,
+                                     char instance_id[128],
+                                     char owner_member_id[128])
+{
+    blog_env_add_site_from(env,
+                           "{\"fixture\": \"store\", \"catalog_version\": 1}",
+                           credits, instance_id, owner_member_id);
 }
 
 static inline void blog_env_configure(struct blog_env *env)

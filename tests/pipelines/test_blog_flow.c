@@ -385,6 +385,91 @@ static void choices_follow_the_state(void **state)
 }
 
 /* ------------------------------------------------------------------ */
+/* Sites of other shapes                                               */
+/* ------------------------------------------------------------------ */
+
+static void writer_from_site_settings(void **state)
+{
+    struct blog_env *env = *state;
+    char id[STORE_UUID_SIZE];
+    char writer[128];
+    char settings[256];
+    struct store_tx *tx;
+    struct error err;
+    json_t *site;
+
+    blog_env_start(env, env->backend);
+    site = blog_env_site(env);
+    assert_non_null(view_string(site, "members[1].id"));
+    snprintf(writer, sizeof(writer), "%s", view_string(site, "members[1].id"));
+    json_decref(site);
+    assert_string_not_equal(writer, env->owner_member_id);
+    snprintf(settings, sizeof(settings), "{\"writer_member_id\": \"%s\"}",
+             writer);
+    error_clear(&err);
+    tx = store_begin(env->app->store, &err);
+    assert_non_null(tx);
+    assert_int_equal(
+        store_instance_set_settings(tx, env->instance_id, settings, &err), 0);
+    assert_int_equal(store_commit(tx, &err), 0);
+
+    blog_env_begin(env, REQUEST, id);
+    blog_env_run_all(env, id);
+    site = blog_env_site(env);
+    assert_string_equal(view_string(site, "drafts[0].memberId"), writer);
+    json_decref(site);
+}
+
+static void catalog_v3_samples_products(void **state)
+{
+    struct blog_env *env = *state;
+    char member[128];
+    char id[STORE_UUID_SIZE];
+    char now[32];
+
+    blog_env_start(env, env->backend);
+    blog_env_add_site_from(env,
+                           "{\"fixture\": \"store\", \"catalog_version\": 3}",
+                           BLOG_ENV_CREDITS, env->instance_id, member);
+    blog_env_begin(env, REQUEST, id);
+    blog_env_run_until(env, id, BLOG_AWAITING_SELECTION);
+    blog_env_state(env, id, now);
+    assert_string_equal(now, BLOG_AWAITING_SELECTION);
+    assert_int_equal(
+        blog_env_count(env, "POST", "/wix/stores/v3/products/query", 200), 1);
+    assert_int_equal(
+        blog_env_count(env, "POST", "/wix/stores/v1/products/query", -1), 0);
+}
+
+static void site_without_store_or_members(void **state)
+{
+    struct blog_env *env = *state;
+    char member[128];
+    char id[STORE_UUID_SIZE];
+    json_t *view;
+
+    blog_env_start(env, env->backend);
+    blog_env_add_site_from(env, "{\"members\": false}", BLOG_ENV_CREDITS,
+                           env->instance_id, member);
+    assert_string_equal(member, "");
+    blog_env_begin(env, REQUEST, id);
+
+    /* No store: the ideas come without a product sample. */
+    blog_env_run_until(env, id, BLOG_AWAITING_SELECTION);
+    assert_int_equal(blog_env_count(env, "POST", "/wix/stores/", -1), 0);
+
+    /* No member to own the post: the step fails and says what to do. */
+    blog_env_run_all(env, id);
+    view = blog_env_view(env, id);
+    assert_string_equal(view_string(view, "state"), BLOG_FAILED);
+    assert_non_null(
+        strstr(view_string(view, "error.message"), "writer_member_id"));
+    assert_int_equal(blog_env_credits(env).available, BLOG_ENV_CREDITS);
+    assert_int_equal(blog_env_drafts(env), 0);
+    json_decref(view);
+}
+
+/* ------------------------------------------------------------------ */
 /* Tokens, credits, sites, paging                                      */
 /* ------------------------------------------------------------------ */
 
@@ -686,6 +771,9 @@ static void cancel_during_publish(void **state)
     ON(run_until_done_reports_failure)                                         \
     ON(new_ideas_differ)                                                       \
     ON(choices_follow_the_state)                                               \
+    ON(writer_from_site_settings)                                              \
+    ON(catalog_v3_samples_products)                                            \
+    ON(site_without_store_or_members)                                          \
     ON(tokens_expire_between_steps)                                            \
     ON(too_few_credits)                                                        \
     ON(other_site_is_not_found)                                                \
