@@ -489,11 +489,11 @@ static int sync_round(struct apply *a, struct wix_client *client,
                : (ssize_t)json_array_size(current);
     for (size_t i = prefix; i < json_array_size(current); i++) {
         json_t *id = json_array_get(current, i);
-        int wanted = index_of(a->target, json_string_value(id)) >= 0;
+        int in_target = index_of(a->target, json_string_value(id)) >= 0;
 
-        if (!wanted || (ssize_t)i < next)
+        if (!in_target || (ssize_t)i < next)
             json_array_append(drop, id);
-        if (wanted && (ssize_t)i < next)
+        if (in_target && (ssize_t)i < next)
             json_array_append(move, id);
     }
     rc = change_media(a, client, drop, 1, err);
