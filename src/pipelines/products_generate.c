@@ -451,6 +451,62 @@ fail:
     return -1;
 }
 
+/* Reads the item's "generated" checkpoint as the store has it now into
+ * *out (a new reference): 1 when there is one, 0 when not, -1 on error. */
+static int stored_generation(const struct step *s, json_t **out,
+                             struct error *err)
+{
+    struct store_tx *tx = store_begin_read(s->app->store, err);
+    char *text = NULL;
+    int rc;
+
+    *out = NULL;
+    if (!tx)
+        return -1;
+    rc = store_generation_get_checkpoint(tx, s->item.id, "generated", &text,
+                                         err);
+    store_rollback(tx);
+    if (rc == 1 && !(*out = json_loads(text, 0, NULL)))
+        rc = error_set(err, ERR_PERMANENT,
+                       "item %s has an unreadable generated text", s->item.id);
+    free(text);
+    return rc;
+}
+
+/*
+ * Keeps text that the model wrote for a run that lost its lease (the job
+ * was rescued while the model answered), so that the run that took over
+ * uses it instead of asking again when it has not asked yet.
+ */
+static void keep_orphaned(const struct step *s, const json_t *generated)
+{
+    struct store_tx *tx;
+    struct error err;
+    char *text = NULL;
+    int found;
+
+    error_clear(&err);
+    tx = store_begin(s->app->store, &err);
+    if (!tx)
+        goto fail;
+    found = store_generation_get_checkpoint(tx, s->item.id, "generated", &text,
+                                            &err);
+    free(text);
+    if (found < 0 ||
+        (found == 0 && products_checkpoint(tx, s->item.id, "generated",
+                                           generated, &err) != 0)) {
+        store_rollback(tx);
+        goto fail;
+    }
+    if (store_commit(tx, &err) == 0)
+        return;
+fail:
+    log_warn("products",
+             "cannot keep the text of a run that lost its lease "
+             "instance=%s item=%s error=\"%s\"",
+             s->item.instance_id, s->item.id, err.message);
+}
+
 int products_generate_run(struct store *st, struct queue_job *job, void *arg,
                           struct error *err)
 {
@@ -468,12 +524,15 @@ int products_generate_run(struct store *st, struct queue_job *job, void *arg,
         goto out;
 
     generated = json_incref(json_object_get(s.checkpoints, "generated"));
-    if (!generated) {
-        original = original_text(&s, err);
-        generated = original ? ask_model(&s, original, err) : NULL;
+    original = generated ? NULL : original_text(&s, err);
+    /* A run that lost its lease may have kept its text since the load. */
+    if (original && stored_generation(&s, &generated, err) == 0) {
+        generated = ask_model(&s, original, err);
         fresh = 1;
     }
     rc = generated ? finish_step(&s, generated, fresh, err) : -1;
+    if (rc != 0 && fresh && generated && err->kind == ERR_CONFLICT)
+        keep_orphaned(&s, generated);
     if (rc == 0)
         log_info("products", "item generated instance=%s item=%s product=%s",
                  s.item.instance_id, s.item.id,

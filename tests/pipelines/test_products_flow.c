@@ -413,6 +413,49 @@ static void grant(struct blog_env *env, int64_t credits)
     assert_int_equal(store_commit(tx, &err), 0);
 }
 
+/* A run whose lease expires while the model answers loses the job to
+ * another run; the text it got is kept, and the other run uses it instead
+ * of asking the model again. */
+static void lease_lost_text_is_kept(void **state)
+{
+    static const char *const kinds[] = {PRODUCTS_JOB_GENERATE, NULL};
+    struct queue_claim_options options = {.kinds = kinds, .lease_ms = 1000};
+    struct blog_env *env = *state;
+    char job_id[STORE_UUID_SIZE];
+    struct runner runner = {.env = env};
+    pthread_t thread;
+    struct error err;
+    int64_t rescued = 0;
+    json_t *items;
+    int waited = 0;
+
+    products_env_start(env, env->backend);
+    sandbox_proc_configure(&env->sandbox,
+                           "{\"openai\": {\"latency_ms\": 1000}}");
+    products_env_create(env,
+                        "{\"all\": true, \"search\": \"Ocean Blue\", "
+                        "\"fields\": [\"name\"]}",
+                        job_id);
+    error_clear(&err);
+    assert_int_equal(queue_claim(env->app->store, &options, &runner.job, &err),
+                     1);
+    assert_int_equal(pthread_create(&thread, NULL, run_claimed, &runner), 0);
+    while (products_env_progress(env, job_id).running == 0 && waited++ < 500)
+        usleep(10 * 1000);
+    clock_fake_advance_ms(5000);
+    assert_int_equal(queue_rescue_expired(env->app->store, &rescued, &err), 0);
+    assert_int_equal(rescued, 1);
+    assert_int_equal(pthread_join(thread, NULL), 0);
+    assert_int_not_equal(runner.rc, 0);
+    queue_job_free(runner.job);
+
+    products_env_settle(env, job_id);
+    items = products_env_items(env, job_id);
+    assert_string_equal(item_state(item_at(items, 0)), PRODUCTS_READY);
+    assert_int_equal(products_env_count(env, "POST", "/openai/", 200), 1);
+    json_decref(items);
+}
+
 /* Ids of the fixture's products with emoji, non-Latin text or entities in
  * their names, as a JSON array. */
 static json_t *awkward_names(struct blog_env *env)
@@ -743,6 +786,7 @@ static void selection_errors_create_nothing(void **state)
     ON(untaken_write_fails_item)                                               \
     ON(too_few_credits)                                                        \
     ON(cancel_finishes_running)                                                \
+    ON(lease_lost_text_is_kept)                                                \
     ON(awkward_products_round_trip)                                            \
     ON(only_fill_empty_skips_filled)                                           \
     ON(catalog_v3_round_trip)                                                  \
