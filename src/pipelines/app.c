@@ -11,6 +11,7 @@
 #include "core/log.h"
 #include "pipelines/blog.h"
 #include "pipelines/blog_internal.h"
+#include "pipelines/campaigns.h"
 #include "pipelines/images.h"
 #include "pipelines/lifecycle.h"
 #include "pipelines/products.h"
@@ -30,6 +31,7 @@ static int (*const job_registrations[])(struct app *, struct queue_pool *,
     blog_register_jobs,
     products_register_jobs,
     images_register_jobs,
+    campaigns_register_jobs,
     lifecycle_register_jobs,
 };
 
@@ -38,6 +40,7 @@ static int (*const job_registrations[])(struct app *, struct queue_pool *,
 static const struct store_schema *const schemas[] = {
     &products_schema,
     &images_schema,
+    &campaigns_schema,
     &lifecycle_schema,
     NULL,
 };
