@@ -173,6 +173,7 @@ static struct http_server *start_server(struct sandbox *sb, struct error *err)
     if (!server)
         return NULL;
     if (sandbox_control_init(sb, server, err) != 0 ||
+        sandbox_webhooks_init(sb, server, err) != 0 ||
         sandbox_wix_init(sb, server, err) != 0 ||
         sandbox_openai_init(sb, server, err) != 0 ||
         sandbox_replicate_init(sb, server, err) != 0 ||

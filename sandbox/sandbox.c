@@ -183,6 +183,7 @@ void sandbox_reset(struct sandbox *sb)
 
 void sandbox_free(struct sandbox *sb)
 {
+    sandbox_webhooks_free(sb);
     sandbox_wix_free(sb);
     sandbox_openai_free(sb);
     sandbox_replicate_free(sb);

@@ -146,6 +146,12 @@ int sandbox_replicate_load(struct sandbox *sb, const json_t *state,
                            struct error *err);
 void sandbox_replicate_free(struct sandbox *sb);
 
+/* Wix webhooks sent on request (webhooks.c): the /__sandbox/webhooks
+ * routes, and a free that waits for delayed deliveries. */
+int sandbox_webhooks_init(struct sandbox *sb, struct http_server *server,
+                          struct error *err);
+void sandbox_webhooks_free(struct sandbox *sb);
+
 /*
  * Settings that tests change through POST /__sandbox/config, e.g.
  * {"openai": {"rpm": 60, "latency_ms": 5000}, "replicate":
