@@ -7,13 +7,14 @@
 import { api, apiBlob } from "./api.js";
 import { createJobView } from "./jobs.js";
 import { createProductPicker } from "./picker.js";
-import { $, $$, busy, errorNotice, fill, formatBytes, formatTime, badge, h } from "./ui.js";
+import { $, $$, badge, busy, debounce, errorNotice, fill, formatBytes, formatTime, h } from "./ui.js";
 
 const BASE = "/api/image-jobs";
 const ITEM_STATES = {
   pending: "Waiting",
-  running: "Processing",
+  processing: "Processing",
   ready: "Ready for review",
+  skipped_larger: "Not smaller than the original",
   applying: "Applying",
   applied: "Applied",
   restoring: "Restoring",
@@ -23,7 +24,7 @@ const ITEM_STATES = {
   cancelled: "Cancelled",
 };
 const OPERATIONS = {
-  ai_edit: "AI edit",
+  edit: "AI edit",
   remove_background: "Remove background",
   upscale: "Upscale",
   compress: "Compress only",
@@ -53,7 +54,7 @@ export async function init(ctx) {
     basePath: BASE,
     noun: "image",
     states: ITEM_STATES,
-    working: ["pending", "running", "applying", "restoring"],
+    working: ["pending", "processing", "applying", "restoring"],
     statusRegion: "#images-status",
     itemName: (item) => item.product_name || item.product_id || item.id,
     renderDetail,
@@ -87,7 +88,7 @@ export async function init(ctx) {
   ctx.live.on("generation", (change) => {
     if (change.kind === "image_job" || change.kind === "image") {
       jobView.change(change);
-      if (change.kind === "image_job") loadJobs();
+      loadJobsSoon();
     }
   });
   ctx.live.on("resync", (event) => jobView.resync(event.reason));
@@ -112,7 +113,7 @@ function operation() {
 }
 
 function showOperationFields() {
-  $("#images-instruction-field").hidden = operation() !== "ai_edit";
+  $("#images-instruction-field").hidden = operation() !== "edit";
   $("#images-scale-field").hidden = operation() !== "upscale";
 }
 
@@ -137,25 +138,31 @@ function updateCost() {
 }
 
 function readSettings() {
-  const output = {
+  const request = {
+    product_ids: picker.selection().ids,
+    operation: operation(),
+    mode: $('#images-settings input[name="images-mode"]:checked').value,
     format: $("#images-format").value,
     quality: Number($("#images-quality").value),
-    strip_metadata: $("#images-strip").checked,
   };
   for (const [name, id] of [["max_width", "#images-max-width"], ["max_height", "#images-max-height"]]) {
     const value = $(id).value;
-    if (value) output[name] = Number(value);
+    if (value) request[name] = Number(value);
   }
-  const request = {
-    product_ids: picker.selection().ids,
-    images: $('#images-settings input[name="images"]:checked').value,
-    operation: operation(),
-    mode: $('#images-settings input[name="images-mode"]:checked').value,
-    output,
-  };
-  if (request.operation === "ai_edit") request.instruction = $("#images-instruction").value.trim();
+  if (request.operation === "edit") request.instruction = $("#images-instruction").value.trim();
   if (request.operation === "upscale") request.scale = Number($("#images-scale").value);
   return request;
+}
+
+// The first image of each product, from its media list.
+async function mainImageIds(productIds) {
+  const lists = await Promise.all(
+    productIds.map((id) => api("GET", `/api/products/${encodeURIComponent(id)}/media`)),
+  );
+  return lists
+    .map((list) => (list.media || []).find((media) => !media.media_type || media.media_type === "image"))
+    .filter(Boolean)
+    .map((media) => media.id);
 }
 
 async function startJob() {
@@ -166,13 +173,16 @@ async function startJob() {
     fill(slot, h("div", { class: "notice notice-error", role: "alert" }, h("strong", {}, "No products selected."), h("p", {}, "Tick the products whose images you want to improve.")));
     return;
   }
-  if (request.operation === "ai_edit" && !request.instruction) {
+  if (request.operation === "edit" && !request.instruction) {
     fill(slot, h("div", { class: "notice notice-error", role: "alert" }, h("strong", {}, "The AI edit needs an instruction."), h("p", {}, 'Describe the change, for example "white studio background, soft shadow".')));
     $("#images-instruction").focus();
     return;
   }
   await busy($("#images-start"), "Starting…", async () => {
     try {
+      if ($('#images-settings input[name="images"]:checked').value === "main") {
+        request.media_ids = await mainImageIds(request.product_ids);
+      }
       const job = await api("POST", BASE, request);
       picker.clear();
       await jobView.open(job);
@@ -209,7 +219,8 @@ function sizeLine(info) {
   const parts = [];
   if (info.width && info.height) parts.push(`${info.width} × ${info.height}`);
   if (typeof info.bytes === "number") parts.push(formatBytes(info.bytes));
-  if (info.format) parts.push(String(info.format).toUpperCase());
+  const type = info.content_type || info.format;
+  if (type) parts.push(String(type).replace("image/", "").toUpperCase());
   return parts.join(" · ");
 }
 
@@ -267,6 +278,9 @@ function renderJobs(jobs) {
     ),
   );
 }
+
+// A job's listed state follows its items, so any item change reloads it.
+const loadJobsSoon = debounce(() => loadJobs(), 1000);
 
 async function loadJobs() {
   try {

@@ -5,7 +5,7 @@ import { api } from "./api.js";
 import { wordDiff } from "./diff.js";
 import { createJobView } from "./jobs.js";
 import { createProductPicker } from "./picker.js";
-import { $, $$, badge, busy, errorNotice, fill, formatTime, h, htmlToText, splitList } from "./ui.js";
+import { $, $$, badge, busy, debounce, errorNotice, fill, formatTime, h, htmlToText, splitList } from "./ui.js";
 
 const FIELDS = {
   name: "Name",
@@ -70,7 +70,7 @@ export function init(ctx) {
   ctx.live.on("generation", (change) => {
     if (change.kind === "product_job" || change.kind === "product") {
       jobView.change(change);
-      if (change.kind === "product_job") loadJobs();
+      loadJobsSoon();
     }
   });
   ctx.live.on("resync", (event) => jobView.resync(event.reason));
@@ -184,6 +184,9 @@ function renderDetail(item) {
     }),
   );
 }
+
+// A job's listed state follows its items, so any item change reloads it.
+const loadJobsSoon = debounce(() => loadJobs(), 1000);
 
 async function loadJobs() {
   try {
