@@ -255,6 +255,7 @@ int api_register(struct http_server *server, struct app *app, struct error *err)
         api_dashboard_routes(server, app, err) != 0 ||
         api_events_routes(server, app, err) != 0 ||
         api_credits_routes(server, app, err) != 0 ||
+        api_campaigns_routes(server, app, err) != 0 ||
         api_images_routes(server, app, err) != 0)
         return -1;
     return api_blog_routes(server, app, err);

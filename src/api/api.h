@@ -90,5 +90,7 @@ int api_credits_routes(struct http_server *server, struct app *app,
                        struct error *err);
 int api_images_routes(struct http_server *server, struct app *app,
                       struct error *err);
+int api_campaigns_routes(struct http_server *server, struct app *app,
+                         struct error *err);
 
 #endif
