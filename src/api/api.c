@@ -112,34 +112,35 @@ static void run_api_route(struct http_request *req, struct http_response *resp,
     route->handler(&call);
 }
 
-int api_route(struct http_server *server, struct app *app, const char *method,
-              const char *pattern, api_handler_fn handler)
+/* Adds a route whose context the server frees when it stops. */
+static int add_route(struct http_server *server, struct app *app,
+                     const char *method, const char *pattern,
+                     api_handler_fn handler, int instance_in_query)
 {
     struct api_route_ctx *route = malloc(sizeof(*route));
-    struct error err;
 
     if (!route)
         return -1;
     route->app = app;
     route->handler = handler;
-    route->instance_in_query = 0;
-    error_clear(&err);
-    /* The route context lives as long as the process's server. */
+    route->instance_in_query = instance_in_query;
+    if (http_server_own(server, route, free) != 0) {
+        free(route);
+        return -1;
+    }
     return http_server_route(server, method, pattern, run_api_route, route);
+}
+
+int api_route(struct http_server *server, struct app *app, const char *method,
+              const char *pattern, api_handler_fn handler)
+{
+    return add_route(server, app, method, pattern, handler, 0);
 }
 
 int api_route_query_instance(struct http_server *server, struct app *app,
                              const char *pattern, api_handler_fn handler)
 {
-    struct api_route_ctx *route = malloc(sizeof(*route));
-
-    if (!route)
-        return -1;
-    route->app = app;
-    route->handler = handler;
-    route->instance_in_query = 1;
-    /* The route context lives as long as the process's server. */
-    return http_server_route(server, "GET", pattern, run_api_route, route);
+    return add_route(server, app, "GET", pattern, handler, 1);
 }
 
 json_t *api_read_json(struct api_call *call)

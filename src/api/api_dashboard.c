@@ -286,7 +286,10 @@ int api_dashboard_routes(struct http_server *server, struct app *app,
     if (!dash)
         return error_set(err, ERR_PERMANENT, "out of memory");
 
-    /* dash lives as long as the process's server, as route contexts do. */
+    if (http_server_own(server, dash, free) != 0) {
+        free(dash);
+        return error_set(err, ERR_PERMANENT, "out of memory");
+    }
     find_web_dir(app->cfg, dash);
     build_csp(app->cfg, dash);
     if (http_server_route(server, "GET", "/dashboard", handle_dashboard,

@@ -108,6 +108,21 @@ int http_server_route(struct http_server *server, const char *method,
     return 0;
 }
 
+int http_server_own(struct http_server *server, void *ptr,
+                    void (*release)(void *ptr))
+{
+    struct http_owned *grown =
+        realloc(server->owned, (server->owned_count + 1) * sizeof(*grown));
+
+    if (!grown)
+        return -1;
+    server->owned = grown;
+    server->owned[server->owned_count].ptr = ptr;
+    server->owned[server->owned_count].release = release;
+    server->owned_count++;
+    return 0;
+}
+
 /* ---- Listening ---------------------------------------------------------- */
 
 struct listen_address {
@@ -579,6 +594,9 @@ void http_server_free(struct http_server *server)
     for (size_t i = 0; i < server->route_count; i++)
         http_route_release(&server->routes[i]);
     free(server->routes);
+    for (size_t i = 0; i < server->owned_count; i++)
+        server->owned[i].release(server->owned[i].ptr);
+    free(server->owned);
     free(server->listen);
     free(server->log_component);
     free(server);

@@ -132,6 +132,15 @@ struct http_server *http_server_new(const struct http_server_options *opts,
 int http_server_route(struct http_server *server, const char *method,
                       const char *pattern, http_handler_fn handler, void *ctx);
 
+/*
+ * Hands ptr to the server, which calls release(ptr) in http_server_free()
+ * after the last request has finished: the way to free route contexts that
+ * live as long as the server. Returns -1 (ptr not taken) when out of
+ * memory.
+ */
+int http_server_own(struct http_server *server, void *ptr,
+                    void (*release)(void *ptr));
+
 /* Binds and starts serving. Returns -1 with err when it can't bind. */
 int http_server_start(struct http_server *server, struct error *err);
 

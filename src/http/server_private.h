@@ -24,12 +24,19 @@ struct http_route {
     void *ctx;
 };
 
+struct http_owned {
+    void *ptr;
+    void (*release)(void *ptr);
+};
+
 struct http_server {
     struct http_server_options opts; /* strings point to the copies below */
     char *listen;
     char *log_component;
     struct http_route *routes;
     size_t route_count;
+    struct http_owned *owned; /* freed by http_server_free */
+    size_t owned_count;
     struct MHD_Daemon *daemon;
     int port;
     atomic_int stopping;  /* set by http_server_free; ends streams */
