@@ -4,10 +4,17 @@
 #include "core/json.h"
 #include "core/log.h"
 #include "core/metrics.h"
+#include "wix/limiter.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+
+/* Requests per minute per site (SITESMITH_API_RATE_LIMIT); set by
+ * api_register() before the server starts, NULL when off. */
+static struct wix_limiter *api_limiter;
+static int64_t api_rate_limit;
 
 /* A registered /api route: the handler and the app it runs for. */
 struct api_route_ctx {
@@ -73,8 +80,12 @@ static int ensure_instance(struct api_call *call, struct error *err)
     if (!tx)
         return -1;
     found = store_instance_get(tx, call->instance_id, &instance, err);
-    store_instance_clear(&instance);
     store_rollback(tx);
+    if (found == 1 && strcmp(instance.state, "removed") == 0)
+        found = error_set(err, ERR_FORBIDDEN,
+                          "the app was removed from this site: install it "
+                          "again from the Wix App Market");
+    store_instance_clear(&instance);
     if (found != 0)
         return found < 0 ? -1 : 0;
 
@@ -94,6 +105,27 @@ static int ensure_instance(struct api_call *call, struct error *err)
     return store_commit(tx, err);
 }
 
+/* Counts the request against the site's limit; ERR_RATE_LIMITED (429 with
+ * Retry-After) once the site has used its share. */
+static int check_rate_limit(struct api_call *call, struct error *err)
+{
+    int64_t wait_ms;
+
+    if (!api_limiter ||
+        wix_limiter_acquire(api_limiter, call->instance_id, 0, err) == 0)
+        return 0;
+
+    wait_ms = err->retry_after_ms;
+    error_set(err, ERR_RATE_LIMITED,
+              "too many requests for this site: at most %lld a minute; try "
+              "again in %lld s",
+              (long long)api_rate_limit, (long long)((wait_ms + 999) / 1000));
+    err->retry_after_ms = wait_ms;
+    log_info("api", "request rate-limited request=%s instance=%s path=%s",
+             call->req->request_id, call->instance_id, call->req->path);
+    return -1;
+}
+
 static void run_api_route(struct http_request *req, struct http_response *resp,
                           void *ctx)
 {
@@ -105,7 +137,8 @@ static void run_api_route(struct http_request *req, struct http_response *resp,
     if (verify_instance(&call, route->instance_in_query) != 0)
         return;
     error_clear(&err);
-    if (ensure_instance(&call, &err) != 0) {
+    if (check_rate_limit(&call, &err) != 0 ||
+        ensure_instance(&call, &err) != 0) {
         api_fail(&call, &err);
         return;
     }
@@ -249,8 +282,24 @@ void api_fail_credits(struct api_call *call, const struct error *err,
     http_response_json(call->resp, 402, body);
 }
 
+/* Reads SITESMITH_API_RATE_LIMIT once per process. */
+static int read_rate_limit(const struct config *cfg, struct error *err)
+{
+    if (api_limiter)
+        return 0;
+    if (config_get_int(cfg, "SITESMITH_API_RATE_LIMIT", API_DEFAULT_RATE_LIMIT,
+                       0, 1000000, &api_rate_limit, err) != 0)
+        return -1;
+    if (api_rate_limit > 0)
+        api_limiter = wix_limiter_new(api_rate_limit);
+    return 0;
+}
+
 int api_register(struct http_server *server, struct app *app, struct error *err)
 {
+    if (read_rate_limit(app->cfg, err) != 0 ||
+        api_lifecycle_routes(server, app, err) != 0)
+        return -1;
     if (api_system_routes(server, app, err) != 0 ||
         api_products_routes(server, app, err) != 0 ||
         api_dashboard_routes(server, app, err) != 0 ||

@@ -19,6 +19,12 @@
 #define API_MAX_BODY_BYTES (256 * 1024)
 #define API_MAX_JSON_DEPTH 16
 
+/* Default of SITESMITH_API_RATE_LIMIT: /api requests per minute per site,
+ * 0 for no limit. A site may send a twentieth of it at once, and after
+ * that requests are admitted at an even pace that keeps every minute under
+ * the limit. Each serve process counts on its own. */
+#define API_DEFAULT_RATE_LIMIT 1200
+
 /*
  * Adds every route to server. app is borrowed and must outlive the
  * server. Call before http_server_start().
@@ -39,8 +45,10 @@ typedef void (*api_handler_fn)(struct api_call *call);
 /*
  * Adds an /api route whose handler runs only for a verified instance: the
  * wrapper checks X-Wix-Instance (401 with a message when it is missing or
- * invalid), makes sure the site is known to the store, and sets the
- * response headers every API answer carries (no caching, nosniff).
+ * invalid), limits each site to SITESMITH_API_RATE_LIMIT requests a
+ * minute (429 with Retry-After), makes sure the site is known to the store
+ * (403 once the app was removed from it), and sets the response headers
+ * every API answer carries (no caching, nosniff).
  */
 int api_route(struct http_server *server, struct app *app, const char *method,
               const char *pattern, api_handler_fn handler);
@@ -91,6 +99,9 @@ int api_credits_routes(struct http_server *server, struct app *app,
 int api_images_routes(struct http_server *server, struct app *app,
                       struct error *err);
 int api_campaigns_routes(struct http_server *server, struct app *app,
+                         struct error *err);
+/* POST /webhooks/wix, /oauth/install, /oauth/callback and /api/billing. */
+int api_lifecycle_routes(struct http_server *server, struct app *app,
                          struct error *err);
 
 #endif
