@@ -26,7 +26,7 @@ export class ApiError extends Error {
   }
 }
 
-// Listeners told about every 401, so the page can show one clear banner.
+// Listeners called on every 401, so the page can show one clear banner.
 const unauthorizedListeners = [];
 export function onUnauthorized(listener) {
   unauthorizedListeners.push(listener);

@@ -5,9 +5,9 @@
 // route answers 404, and the tab says so instead of failing on each call.
 
 import { api, apiBlob } from "./api.js";
-import { createJobView } from "./jobs.js";
+import { createJobView, jobList } from "./jobs.js";
 import { createProductPicker } from "./picker.js";
-import { $, $$, badge, busy, debounce, errorNotice, fill, formatBytes, formatTime, h } from "./ui.js";
+import { $, $$, busy, debounce, errorNotice, fill, formatBytes, h } from "./ui.js";
 
 const BASE = "/api/image-jobs";
 const ITEM_STATES = {
@@ -258,23 +258,10 @@ function renderJobs(jobs) {
   }
   fill(
     $("#images-jobs"),
-    h(
-      "ul",
-      { class: "history" },
-      jobs.map((job) =>
-        h(
-          "li",
-          { class: "history-row" },
-          h(
-            "div",
-            { class: "history-main" },
-            h("span", { class: "history-title" }, `${job.total} image${job.total === 1 ? "" : "s"}: ${OPERATIONS[job.operation] || job.operation || ""}`),
-            h("span", { class: "muted" }, formatTime(job.created_at)),
-          ),
-          badge(job.state === "done" ? "Finished" : job.state === "cancelled" ? "Cancelled" : "In progress", job.state === "done" ? "good" : job.state === "cancelled" ? "neutral" : "busy"),
-          h("button", { type: "button", class: "tertiary small", onclick: () => jobView.open(job.id) }, "Open"),
-        ),
-      ),
+    jobList(
+      jobs,
+      (job) => `${job.total} image${job.total === 1 ? "" : "s"}: ${OPERATIONS[job.operation] || job.operation || ""}`,
+      (id) => jobView.open(id),
     ),
   );
 }

@@ -22,6 +22,35 @@ const TONES = {
   cancelled: "neutral",
 };
 
+// The badge for a job's state as the API shows it.
+export function jobStateBadge(job) {
+  if (job.state === "done") return badge("Finished", "good");
+  if (job.state === "cancelled") return badge("Cancelled", "neutral");
+  return badge("In progress", "busy");
+}
+
+// A list of recent jobs: title(job) names each, open(id) shows one.
+export function jobList(jobs, title, open) {
+  return h(
+    "ul",
+    { class: "history" },
+    jobs.map((job) =>
+      h(
+        "li",
+        { class: "history-row" },
+        h(
+          "div",
+          { class: "history-main" },
+          h("span", { class: "history-title" }, title(job)),
+          h("span", { class: "muted" }, formatTime(job.created_at)),
+        ),
+        jobStateBadge(job),
+        h("button", { type: "button", class: "tertiary small", onclick: () => open(job.id) }, "Open"),
+      ),
+    ),
+  );
+}
+
 // Creates a job view in root. config:
 //   basePath     "/api/product-jobs"
 //   noun         "product" or "image", for labels
@@ -234,8 +263,7 @@ export function createJobView(root, config) {
         "div",
         { class: "job-head" },
         h("h3", { class: "job-title", tabindex: "-1" }, `Job of ${total} ${config.noun}${total === 1 ? "" : "s"}`),
-        badge(job.state === "done" ? "Finished" : job.state === "cancelled" ? "Cancelled" : "In progress",
-          job.state === "done" ? "good" : job.state === "cancelled" ? "neutral" : "busy"),
+        jobStateBadge(job),
         h("span", { class: "muted" }, `Started ${formatTime(job.created_at)}${job.mode ? ` · ${job.mode === "auto" ? "applied automatically" : "review before applying"}` : ""}`),
       ),
       progressBar(total - busyCount, total, "Job progress"),
@@ -276,8 +304,8 @@ export function createJobView(root, config) {
     restoreFocus(focus);
   }
 
-  // Which control has the focus, so that a re-render can give it back:
-  // the item's id (or "") and the control's data-focus name.
+  // Returns which control has the focus, so that a re-render can give it
+  // back: the item's id (or "") and the control's data-focus name.
   function focusKey() {
     const active = document.activeElement;
     if (!active || !root.contains(active) || !active.dataset.focus) return null;

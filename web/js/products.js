@@ -3,9 +3,9 @@
 
 import { api } from "./api.js";
 import { wordDiff } from "./diff.js";
-import { createJobView } from "./jobs.js";
+import { createJobView, jobList } from "./jobs.js";
 import { createProductPicker } from "./picker.js";
-import { $, $$, badge, busy, debounce, errorNotice, fill, formatTime, h, htmlToText, splitList } from "./ui.js";
+import { $, $$, busy, debounce, errorNotice, fill, h, htmlToText, splitList } from "./ui.js";
 
 const FIELDS = {
   name: "Name",
@@ -197,23 +197,10 @@ async function loadJobs() {
     }
     fill(
       $("#products-jobs"),
-      h(
-        "ul",
-        { class: "history" },
-        jobs.map((job) =>
-          h(
-            "li",
-            { class: "history-row" },
-            h(
-              "div",
-              { class: "history-main" },
-              h("span", { class: "history-title" }, `${job.total} product${job.total === 1 ? "" : "s"}: ${(job.fields || []).map((f) => FIELDS[f] || f).join(", ")}`),
-              h("span", { class: "muted" }, formatTime(job.created_at)),
-            ),
-            badge(job.state === "done" ? "Finished" : job.state === "cancelled" ? "Cancelled" : "In progress", job.state === "done" ? "good" : job.state === "cancelled" ? "neutral" : "busy"),
-            h("button", { type: "button", class: "tertiary small", onclick: () => jobView.open(job.id) }, "Open"),
-          ),
-        ),
+      jobList(
+        jobs,
+        (job) => `${job.total} product${job.total === 1 ? "" : "s"}: ${(job.fields || []).map((f) => FIELDS[f] || f).join(", ")}`,
+        (id) => jobView.open(id),
       ),
     );
   } catch (error) {
