@@ -71,7 +71,7 @@ static void post_clock(struct http_request *req, struct http_response *resp,
 {
     struct sandbox *sb = ctx;
     struct error err;
-    int64_t delta;
+    int64_t delta = 0;
     json_t *body = sandbox_read_json(req, &err);
 
     if (!body || read_advance(body, &delta, &err) != 0) {

@@ -26,13 +26,13 @@ struct sandbox_openai;    /* openai.c */
 struct sandbox_replicate; /* replicate.c */
 
 struct sandbox_options {
-    const char *listen;        /* "127.0.0.1:0" */
-    const char *state_file;    /* --state FILE, or NULL */
-    const char *app_id;        /* --app-id */
-    const char *app_secret;    /* --app-secret */
-    const char *fixtures_dir;  /* where the store fixture lives */
+    const char *listen;       /* "127.0.0.1:0" */
+    const char *state_file;   /* --state FILE, or NULL */
+    const char *app_id;       /* --app-id */
+    const char *app_secret;   /* --app-secret */
+    const char *fixtures_dir; /* where the store fixture lives */
     int quiet;
-    unsigned threads;          /* --threads: HTTP server threads */
+    unsigned threads; /* --threads: HTTP server threads */
 };
 
 struct sandbox {
@@ -51,7 +51,8 @@ struct sandbox {
     /* Fault rules, the request log and the routes' wrappers: sandbox.c
      * owns them. */
     void *faults;
-    json_t *requests; /* array of {"method","path","instance_id","status","time"} */
+    json_t *
+        requests; /* array of {"method","path","instance_id","status","time"} */
     int64_t request_seq; /* "seq" of the next request log entry */
     void *routes;
 };

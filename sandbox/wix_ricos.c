@@ -147,7 +147,7 @@ static int check_image(struct ricos_check *check, const json_t *node,
     const json_t *image = json_at(node, "imageData.image");
     const char *id = json_string_value(json_at(image, "src.id"));
     const json_t *entry;
-    char where[512];
+    char where[1200];
 
     snprintf(where, sizeof(where), "%s.imageData.image", field);
     if (!id && !json_is_string(json_at(image, "src.url"))) {
@@ -180,7 +180,7 @@ static int check_image(struct ricos_check *check, const json_t *node,
 static int check_node_data(struct ricos_check *check, const json_t *node,
                            const char *type, const char *field)
 {
-    char where[512];
+    char where[1200];
 
     if (strcmp(type, "TEXT") == 0 &&
         !json_is_string(json_at(node, "textData.text"))) {

@@ -308,7 +308,7 @@ static const json_t *fixture_catalog(struct sandbox *sb, const char *name,
 {
     json_t *cache = wix_of(sb)->fixtures;
     struct wix_site builder = {0};
-    json_t *catalog;
+    json_t *catalog = NULL;
     char key[96];
 
     snprintf(key, sizeof(key), "%s#catalog", name);
@@ -342,7 +342,7 @@ static int fill_catalog(struct sandbox *sb, struct wix_site *site,
                         const char *fixture_name, const json_t *fixture,
                         const json_t *body, struct error *err)
 {
-    const json_t *catalog;
+    const json_t *catalog = NULL;
 
     if (!fixture)
         return add_catalog(sb, site, body, err);

@@ -221,8 +221,8 @@ int auth_instance_verify(const struct auth_instance_options *opts,
                          const char *instance, struct auth_instance *out,
                          struct error *err)
 {
-    const char *data;
-    size_t signature_len;
+    const char *data = NULL;
+    size_t signature_len = 0;
     json_t *payload = NULL;
     int64_t max_age_ms;
     int rc = -1;

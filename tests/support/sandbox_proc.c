@@ -104,7 +104,12 @@ void sandbox_proc_start(struct sandbox_proc *proc,
                  program, START_TIMEOUT_MS);
     }
     close(pipe_fds[0]);
-    snprintf(proc->url, sizeof(proc->url), "%s", line + sizeof(prefix) - 1);
+    if (strlen(line + sizeof(prefix) - 1) >= sizeof(proc->url)) {
+        sandbox_proc_stop(proc);
+        fail_msg("sandbox address too long: %s", line);
+    }
+    memcpy(proc->url, line + sizeof(prefix) - 1,
+           strlen(line + sizeof(prefix) - 1) + 1);
     snprintf(proc->wix_url, sizeof(proc->wix_url), "%s/wix", proc->url);
     snprintf(proc->openai_url, sizeof(proc->openai_url), "%s/openai/v1",
              proc->url);
