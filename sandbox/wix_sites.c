@@ -428,7 +428,7 @@ static struct wix_site *site_create(struct sandbox *sb, const json_t *body,
         json_string_value(json_object_get(body, "fixture"));
     const json_t *fixture = NULL;
     int has_store;
-    const char *catalog;
+    const char *catalog = NULL;
     json_t *state;
     struct wix_site *site;
 
