@@ -9,7 +9,7 @@ import * as live from "./live.js";
 import * as products from "./products.js";
 import { $, errorNotice, fill, h } from "./ui.js";
 
-const TABS = ["blog", "products", "images", "credits", "campaigns"];
+const TABS = ["blog", "products", "images", "credits"];
 const started = new Set();
 const context = { me: null, live, refreshMe };
 
