@@ -80,6 +80,8 @@ static int write_file(const char *path, const void *data, size_t len,
     char suffix[17];
     int fd;
     ssize_t written = 0;
+    int failed;
+    int saved;
 
     crypto_random_hex(suffix, 8);
     snprintf(temporary, sizeof(temporary), "%.*s.%s.tmp", PATH_SIZE, path,
@@ -88,6 +90,7 @@ static int write_file(const char *path, const void *data, size_t len,
     if (fd < 0)
         return error_set(err, ERR_PERMANENT, "cannot create %s: %s", temporary,
                          strerror(errno));
+    errno = 0;
     while ((size_t)written < len) {
         ssize_t n =
             write(fd, (const char *)data + written, len - (size_t)written);
@@ -98,15 +101,22 @@ static int write_file(const char *path, const void *data, size_t len,
             break;
         written += n;
     }
-    if ((size_t)written != len || fsync(fd) != 0 || close(fd) != 0 ||
-        rename(temporary, path) != 0) {
-        int saved = errno;
-
-        if ((size_t)written != len)
-            close(fd);
+    failed = (size_t)written != len || fsync(fd) != 0;
+    saved = errno;
+    if (close(fd) != 0 && !failed) {
+        failed = 1;
+        saved = errno;
+    }
+    if (!failed && rename(temporary, path) != 0) {
+        failed = 1;
+        saved = errno;
+    }
+    if (failed) {
         unlink(temporary);
-        return error_set(err, ERR_RETRYABLE, "cannot write %s: %s", path,
-                         strerror(saved));
+        return error_set(err, ERR_RETRYABLE,
+                         "cannot write %s: %s (check the free space in "
+                         "SITESMITH_DATA_DIR)",
+                         path, saved ? strerror(saved) : "short write");
     }
     return 0;
 }
