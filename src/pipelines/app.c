@@ -119,6 +119,20 @@ struct app *app_open(const struct config *cfg, struct error *err)
     app->cfg = cfg;
     if (read_settings(app, cfg, err) != 0)
         goto fail;
+    /* Every setting is checked before the database is touched. */
+    if (!config_get(cfg, "SITESMITH_SECRET_KEY")) {
+        error_set(err, ERR_INVALID,
+                  "SITESMITH_SECRET_KEY: missing: set it to 32 random bytes "
+                  "as 64 hex characters (openssl rand -hex 32); it seals the "
+                  "Wix tokens and refresh tokens kept in the database");
+        goto fail;
+    }
+    app->openai = openai_client_new(cfg, err);
+    if (!app->openai)
+        goto fail;
+    app->replicate = replicate_client_new(cfg, err);
+    if (!app->replicate)
+        goto fail;
 
     app->store = store_open_config(cfg, err);
     if (!app->store || store_migrate(app->store, app_schemas(), NULL, err) != 0)
@@ -128,12 +142,6 @@ struct app *app_open(const struct config *cfg, struct error *err)
         goto fail;
     app->wix = wix_new(cfg, app->tokens, err);
     if (!app->wix)
-        goto fail;
-    app->openai = openai_client_new(cfg, err);
-    if (!app->openai)
-        goto fail;
-    app->replicate = replicate_client_new(cfg, err);
-    if (!app->replicate)
         goto fail;
     log_info("app", "opened database=%s data_dir=%s",
              store_url_for_log(app->store), app->data_dir);

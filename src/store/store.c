@@ -270,10 +270,8 @@ struct store *store_open_config(const struct config *cfg, struct error *err)
     if (config_get_int(cfg, "SITESMITH_DATABASE_POOL_SIZE", DEFAULT_POOL_SIZE,
                        1, MAX_POOL_SIZE, &pool_size, err) != 0)
         return NULL;
-    if (key_text && crypto_parse_key(key_text, key, err) != 0) {
-        error_prefix(err, "SITESMITH_SECRET_KEY");
+    if (key_text && crypto_parse_key(key_text, key, err) != 0)
         return NULL;
-    }
     st = store_open_with(url, (int)pool_size, err);
     if (st && key_text)
         store_set_secret_key(st, key);

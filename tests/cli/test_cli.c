@@ -118,6 +118,17 @@ static void bad_settings_name_variable(void **state)
     assert_non_null(strstr(run.output, "SITESMITH_WORKERS"));
     free(run.output);
     unlink("/tmp/ss-cli-test.db");
+
+    /* serve refuses to start without the key that seals tokens at rest. */
+    run = run_sitesmith("SITESMITH_DATABASE_URL=sqlite:/tmp/ss-cli-test.db "
+                        "SITESMITH_WIX_APP_ID=app SITESMITH_WIX_APP_SECRET=s "
+                        "OPENAI_API_KEY=sk-x REPLICATE_API_TOKEN=r8_x",
+                        "serve --listen 127.0.0.1:0");
+    assert_int_equal(run.status, 1);
+    assert_non_null(strstr(run.output, "SITESMITH_SECRET_KEY: missing"));
+    free(run.output);
+    /* Nothing was written before the settings were checked. */
+    assert_int_not_equal(access("/tmp/ss-cli-test.db", F_OK), 0);
 }
 
 static void blog_generate_saves_draft(void **state)
