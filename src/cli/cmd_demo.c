@@ -21,6 +21,7 @@
 
 #include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -55,6 +56,15 @@ struct demo {
     struct child sandbox;
     struct child serve;
 };
+
+/* Set by SIGINT or SIGTERM: the demo stops waiting and cleans up. */
+static volatile sig_atomic_t interrupted;
+
+static void on_signal(int signal_number)
+{
+    (void)signal_number;
+    interrupted = 1;
+}
 
 /* Sends a JSON request and parses the answer; fails on a status >= 300. */
 static json_t *call_json(const char *method, const char *url,
@@ -214,7 +224,7 @@ static json_t *wait_for_state(struct demo *demo, const char *id,
 
     snprintf(url, sizeof(url), "%s/api/blog/generations/%s", demo->serve_url,
              id);
-    while (clock_monotonic_ms() < deadline) {
+    while (clock_monotonic_ms() < deadline && !interrupted) {
         long status = 0;
         json_t *generation =
             call_json("GET", url, demo->instance, NULL, &status, err);
@@ -238,9 +248,12 @@ static json_t *wait_for_state(struct demo *demo, const char *id,
         json_decref(generation);
         clock_sleep_ms(200);
     }
-    error_set(err, ERR_RETRYABLE,
-              "generation %s did not finish within %d s (last state %s)", id,
-              DEMO_WAIT_MS / 1000, last);
+    if (interrupted)
+        error_set(err, ERR_PERMANENT, "interrupted; stopping");
+    else
+        error_set(err, ERR_RETRYABLE,
+                  "generation %s did not finish within %d s (last state %s)",
+                  id, DEMO_WAIT_MS / 1000, last);
     return NULL;
 }
 
@@ -483,6 +496,8 @@ static int run_demo(struct cli_context *ctx)
     if (cli_check_args("demo", ctx->argc, ctx->argv, known) != 0)
         return CLI_USAGE;
     keep = cli_flag(ctx->argc, ctx->argv, "--keep");
+    signal(SIGINT, on_signal);
+    signal(SIGTERM, on_signal);
     snprintf(demo.dir, sizeof(demo.dir), "/tmp/sitesmith-demo-XXXXXX");
     if (!mkdtemp(demo.dir)) {
         fprintf(stderr, "sitesmith demo: cannot make a temporary folder: %s\n",

@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -38,6 +39,9 @@ int child_start(struct child *child, const char *name, char *const argv[],
          * inherit that, or SIGTERM would never reach it. */
         sigemptyset(&none);
         sigprocmask(SIG_SETMASK, &none, NULL);
+        /* A parent that dies without stopping its children takes them
+         * along, so no sandbox or server is left running behind it. */
+        prctl(PR_SET_PDEATHSIG, SIGTERM);
         dup2(pipe_fds[1], STDOUT_FILENO);
         execv(argv[0], argv);
         fprintf(stderr, "cannot run %s: %s\n", argv[0], strerror(errno));
