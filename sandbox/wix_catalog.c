@@ -103,6 +103,7 @@ static int add_images(struct sandbox *sb, struct wix_site *site,
         int64_t width;
         int64_t height;
         char generated_id[128];
+        const char *alt;
         json_t *entry;
 
         if (json_get_string(image, "name", &name, err) != 0 ||
@@ -123,8 +124,11 @@ static int add_images(struct sandbox *sb, struct wix_site *site,
         entry = wix_media_add_generated(sb, site, id, name, (int)width,
                                         (int)height);
         json_array_append_new(items, wix_product_media_item(entry));
-        json_object_set(json_array_get(items, i), "altText",
-                        json_object_get(image, "alt"));
+        /* An empty alt text is no alt text, as for media added later. */
+        alt = json_string_value(json_object_get(image, "alt"));
+        if (alt && *alt)
+            json_object_set_new(json_array_get(items, i), "altText",
+                                json_string(alt));
     }
     wix_product_main_media(product);
     return 0;
