@@ -115,7 +115,9 @@ static int load_bytes(struct cover_ctx *ctx, struct buf *bytes,
     static const char *const types[] = {"image/webp", "image/png", "image/jpeg",
                                         NULL};
     char type[128];
+    char cause[ERROR_MESSAGE_MAX];
     FILE *file = path ? fopen(path, "rb") : NULL;
+    int reason = file ? 0 : errno;
 
     if (file) {
         char chunk[65536];
@@ -124,7 +126,12 @@ static int load_bytes(struct cover_ctx *ctx, struct buf *bytes,
 
         while (!failed && (n = fread(chunk, 1, sizeof(chunk), file)) > 0)
             failed = buf_append(bytes, chunk, n) != 0;
-        failed |= ferror(file);
+        if (ferror(file)) {
+            failed = 1;
+            reason = EIO;
+        } else if (failed) {
+            reason = EFBIG;
+        }
         fclose(file);
         if (!failed)
             return 0;
@@ -133,15 +140,23 @@ static int load_bytes(struct cover_ctx *ctx, struct buf *bytes,
     log_warn("blog",
              "kept cover image unreadable, downloading it again "
              "generation=%s path=%s error=\"%s\"",
-             ctx->bj->gen.id, path ? path : "", strerror(errno));
-    if (url && replicate_download(ctx->bj->app->replicate, url, bytes->max,
-                                  types, bytes, type, err) == 0)
+             ctx->bj->gen.id, path ? path : "", strerror(reason));
+    if (!url)
+        return error_set(err, ERR_PERMANENT,
+                         "the cover image of generation %s is gone: no copy "
+                         "was kept; start a new generation",
+                         ctx->bj->gen.id);
+    if (replicate_download(ctx->bj->app->replicate, url, bytes->max, types,
+                           bytes, type, err) == 0)
         return 0;
+    if (error_is_retryable(err))
+        return -1;
+    snprintf(cause, sizeof(cause), "%s", err->message);
     return error_set(err, ERR_PERMANENT,
                      "the cover image of generation %s is gone: the copy "
-                     "kept at %s cannot be read and Replicate's output has "
-                     "expired; start a new generation",
-                     ctx->bj->gen.id, path ? path : "(none)");
+                     "kept at %s cannot be read and Replicate's output can't "
+                     "be downloaded (%s); start a new generation",
+                     ctx->bj->gen.id, path ? path : "(none)", cause);
 }
 
 static int upload_cover(struct cover_ctx *ctx, const struct cover_route *route,

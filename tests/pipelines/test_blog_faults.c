@@ -8,6 +8,8 @@
 
 #include "core/log.h"
 
+#include <unistd.h>
+
 #define REQUEST "{\"topic\": \"linen care\", \"tone\": \"calm\"}"
 
 static const char *view_string(const json_t *view, const char *path)
@@ -254,6 +256,50 @@ static void old_output_url_uploads(void **state)
     assert_int_equal(blog_env_covers(env), 1);
 }
 
+/* Deletes the cover bytes the image step kept for generation id. */
+static void remove_kept_cover(struct blog_env *env, const char *id)
+{
+    char path[256];
+
+    snprintf(path, sizeof(path), "%s/blog/%s.webp", env->data_dir, id);
+    assert_int_equal(unlink(path), 0);
+}
+
+static void kept_bytes_lost_downloads_again(void **state)
+{
+    struct blog_env *env = *state;
+    char id[STORE_UUID_SIZE];
+
+    blog_env_start(env, env->backend);
+    run_to(env, id, BLOG_PUBLISHING);
+    remove_kept_cover(env, id);
+
+    /* Too old to import, but Replicate still has the output. */
+    sandbox_proc_advance(&env->sandbox, 55 * 60);
+    clock_fake_advance_ms(55 * 60 * 1000LL);
+    blog_env_run_until(env, id, BLOG_DONE);
+    expect_done(env, id);
+    assert_int_equal(blog_env_count(env, "GET", "/replicate/files/", 200), 2);
+    assert_int_equal(blog_env_count(env, "PUT", "/wixmp/upload/", 200), 1);
+}
+
+static void kept_bytes_and_output_gone(void **state)
+{
+    struct blog_env *env = *state;
+    char id[STORE_UUID_SIZE];
+
+    blog_env_start(env, env->backend);
+    run_to(env, id, BLOG_PUBLISHING);
+    remove_kept_cover(env, id);
+
+    /* Past Replicate's hour: nothing is left to upload. */
+    sandbox_proc_advance(&env->sandbox, 2 * 3600);
+    clock_fake_advance_ms(2 * 3600 * 1000LL);
+    blog_env_run_until(env, id, BLOG_DONE);
+    expect_failed(env, id, "permanent", "start a new generation");
+    assert_int_equal(blog_env_covers(env), 0);
+}
+
 /* ------------------------------------------------------------------ */
 /* Draft                                                               */
 /* ------------------------------------------------------------------ */
@@ -358,6 +404,8 @@ static void draft_token_rejected_twice(void **state)
     ON(prediction_fails)                                                       \
     ON(media_import_failed_uploads)                                            \
     ON(old_output_url_uploads)                                                 \
+    ON(kept_bytes_lost_downloads_again)                                        \
+    ON(kept_bytes_and_output_gone)                                             \
     ON(draft_answer_dropped)                                                   \
     ON(draft_answer_truncated)                                                 \
     ON(draft_token_rejected_once)                                              \
