@@ -9,6 +9,8 @@
 
 extern const struct cli_command cmd_bench_queue;
 extern const struct cli_command cmd_blog_generate;
+extern const struct cli_command cmd_campaigns_list;
+extern const struct cli_command cmd_campaigns_run_due;
 extern const struct cli_command cmd_credits_grant;
 extern const struct cli_command cmd_credits_show;
 extern const struct cli_command cmd_demo;
@@ -23,6 +25,8 @@ extern const struct cli_command cmd_worker;
 static const struct cli_command *const commands[] = {
     &cmd_bench_queue,
     &cmd_blog_generate,
+    &cmd_campaigns_list,
+    &cmd_campaigns_run_due,
     &cmd_credits_grant,
     &cmd_credits_show,
     &cmd_demo,
