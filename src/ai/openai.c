@@ -657,6 +657,7 @@ static int send_once(const struct openai_client *client, const char *body,
                          "OPENAI_API_KEY: invalid value: too long");
     req.method = "POST";
     req.url = url;
+    req.service = "openai";
     req.headers[0] = auth;
     req.headers[1] = "Content-Type: application/json";
     req.headers[2] = "Accept: application/json";

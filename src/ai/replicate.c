@@ -276,6 +276,7 @@ static int call_send(const struct replicate_client *client,
                          "REPLICATE_API_TOKEN: invalid value: too long");
     req.method = call->method;
     req.url = call->url;
+    req.service = "replicate";
     if (call->authorized)
         req.headers[n++] = auth;
     if (call->body) {

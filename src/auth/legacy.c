@@ -32,6 +32,7 @@ static int post_json(const struct auth_legacy_config *cfg, const char *path,
     snprintf(url, sizeof(url), "%s%s", cfg->api_url, path);
     req.method = "POST";
     req.url = url;
+    req.service = "wix";
     req.headers[0] = "Content-Type: application/json";
     req.headers[1] = "Accept: application/json";
     req.body = text;

@@ -213,6 +213,7 @@ int token_request(const struct token_request_config *cfg,
              refresh_token ? "/oauth/access" : "/oauth2/token");
     req.method = "POST";
     req.url = url;
+    req.service = "wix";
     req.headers[0] = "Content-Type: application/json";
     req.headers[1] = "Accept: application/json";
     req.body = text;

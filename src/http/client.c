@@ -12,6 +12,7 @@
 #include "http/client.h"
 
 #include "core/clock.h"
+#include "core/metrics.h"
 
 #include <ctype.h>
 #include <curl/curl.h>
@@ -485,6 +486,23 @@ static void response_init(struct http_client_response *resp,
                               : DEFAULT_MAX_RESPONSE_BYTES);
 }
 
+/*
+ * Counts the call by service and status (0 when no answer arrived) and
+ * records its latency, for /metrics.
+ */
+static void record_call(const char *service, long status, int64_t elapsed_ms)
+{
+    char labels[96];
+
+    snprintf(labels, sizeof(labels), "service=\"%s\",status=\"%ld\"",
+             service ? service : "other", status);
+    metrics_count("sitesmith_external_requests_total", labels, 1);
+    snprintf(labels, sizeof(labels), "service=\"%s\"",
+             service ? service : "other");
+    metrics_observe_ms("sitesmith_external_request_duration_ms", labels,
+                       (double)elapsed_ms);
+}
+
 int http_client_send(const struct http_client_request *req,
                      struct http_client_response *resp, struct error *err)
 {
@@ -528,6 +546,8 @@ int http_client_send(const struct http_client_request *req,
     curl_easy_setopt(easy, CURLOPT_HTTPHEADER, NULL);
     curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, NULL);
     curl_slist_free_all(headers);
+    record_call(req->service, code == CURLE_OK ? resp->status : 0,
+                resp->elapsed_ms);
     if (code != CURLE_OK)
         return fail_transfer(code, &transfer, method, target, error_text, err);
     return 0;

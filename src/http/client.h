@@ -37,6 +37,9 @@ struct http_client_request {
      * (Curl_retry_request in lib/transfer.c), which a request that is not
      * idempotent, such as a paid create, must not risk. */
     int fresh_connection;
+    /* Name of the remote service for /metrics ("wix", "openai",
+     * "replicate"); NULL records the call under "other". */
+    const char *service;
 };
 
 struct http_client_header {

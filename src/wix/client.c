@@ -234,6 +234,7 @@ int wix_call(struct wix_client *client, const char *method, const char *path,
 
     req.method = method;
     req.url = url;
+    req.service = "wix";
     req.headers[0] = client->authorization;
     req.headers[1] = "Accept: application/json";
     if (text) {
@@ -403,6 +404,7 @@ int wix_put_signed(struct wix_client *client, const char *url, const void *data,
              content_type ? content_type : "application/octet-stream");
     req.method = "PUT";
     req.url = url;
+    req.service = "wix";
     req.headers[0] = type_header;
     req.headers[1] = "Accept: application/json";
     req.body = data;

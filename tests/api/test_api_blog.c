@@ -372,6 +372,27 @@ static void generation_ends_with_draft(void **state)
     assert_int_equal(found, 1);
     json_decref(site);
 
+    /* /metrics counts the work that made it. */
+    {
+        struct http_client_response resp;
+        static const char *const series[] = {
+            "sitesmith_external_requests_total{service=\"openai\","
+            "status=\"200\"}",
+            "sitesmith_external_requests_total{service=\"replicate\"",
+            "sitesmith_external_request_duration_ms_bucket{service=\"wix\"",
+            "sitesmith_wix_token_requests_total",
+            "sitesmith_jobs_total",
+            "sitesmith_credits_charged_total",
+        };
+
+        assert_null(api("GET", "/metrics", NULL, NULL, NULL, &status, &resp));
+        for (i = 0; i < sizeof(series) / sizeof(series[0]); i++) {
+            if (!strstr(resp.body.data, series[i]))
+                fail_msg("/metrics lacks %s", series[i]);
+        }
+        http_client_response_release(&resp);
+    }
+
     /* The list shows it, newest first. */
     json_t *list =
         api_json("GET", "/api/blog/generations", fx.instance, NULL, &status);
