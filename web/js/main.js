@@ -3,13 +3,14 @@
 
 import { api, getInstance, onUnauthorized } from "./api.js";
 import * as blog from "./blog.js";
+import * as campaigns from "./campaigns.js";
 import * as credits from "./credits.js";
 import * as images from "./images.js";
 import * as live from "./live.js";
 import * as products from "./products.js";
 import { $, errorNotice, fill, h } from "./ui.js";
 
-const TABS = ["blog", "products", "images", "credits"];
+const TABS = ["blog", "products", "images", "campaigns", "credits"];
 const started = new Set();
 const context = { me: null, live, refreshMe };
 
@@ -44,6 +45,7 @@ function startTab(name) {
   if (name === "products") products.init(context);
   if (name === "images") images.init(context);
   if (name === "credits") credits.init(context);
+  if (name === "campaigns") campaigns.init(context);
 }
 
 function selectTab(name, focus) {
@@ -57,6 +59,7 @@ function selectTab(name, focus) {
   if (focus) $(`#tab-${name}`).focus();
   startTab(name);
   if (name === "credits") credits.show();
+  if (name === "campaigns") campaigns.show();
   if (window.location.hash !== `#${name}`) {
     history.replaceState(null, "", `${window.location.pathname}${window.location.search}#${name}`);
   }
