@@ -1,30 +1,27 @@
 /*
- * Deterministic text for the OpenAI emulation. The words come from the
- * prompt (its most frequent content words), the sentence shapes from
- * small template tables for two registers: a blog article and product
- * copy. Fields are recognised by name ("body_markdown", "seo_title",
- * "hashtags", "image_prompt", ...) so each gets text of a fitting kind.
+ * Deterministic text for the OpenAI emulation. openai_facts.c reads what
+ * the prompt is about and openai_prose.c writes about it; this file walks
+ * the JSON Schema and picks, from each string field's name ("title",
+ * "body_markdown", "seo_title", "hashtags", "image_prompt", ...), which
+ * kind of text goes in it and how long it may be.
  */
 #include "openai_text.h"
-
-#include "core/buf.h"
+#include "openai_text_internal.h"
 
 #include <ctype.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
-#define VOCAB_MAX 48
-#define WORD_MAX 48
 #define TEXT_MAX (1024 * 1024)
 #define SCHEMA_DEPTH_MAX 16
-
-enum text_register { REGISTER_BLOG, REGISTER_PRODUCT };
 
 /* The kind of text a string field contains, guessed from its name. */
 enum field_kind {
     FIELD_SENTENCE,
     FIELD_TITLE,
+    FIELD_HEADING,
+    FIELD_ANGLE,
     FIELD_PRODUCT_NAME,
     FIELD_SEO_TITLE,
     FIELD_META_DESCRIPTION,
@@ -41,368 +38,12 @@ enum field_kind {
     FIELD_EMAIL,
 };
 
-struct generator {
-    uint64_t state;
-    enum text_register text_register;
-    const json_t *root; /* the whole schema, for $ref */
-    char words[VOCAB_MAX][WORD_MAX];
-    size_t word_count;
-    size_t frequent_count; /* words[] seen at least twice come first */
-    int failed;            /* an append ran out of room */
-};
-
-/* Labels and markup that prompts carry around the real content. */
-static const char *const label_words[] = {
-    "amp",    "blank",   "blog",  "body", "class", "color",   "current",
-    "div",    "excerpt", "href",  "idea", "ideas", "image",   "meta",
-    "name",   "nbsp",    "new",   "post", "price", "product", "products",
-    "quot",   "seo",     "site",  "span", "store", "strong",  "style",
-    "target", "text",    "title",
-};
-
-/* Common English words and the words of instructions. */
-static const char *const common_words[] = {
-    "about",   "above",      "assistant", "business",  "copywriter", "expert",
-    "helpful", "small",      "writer",    "after",     "again",      "against",
-    "also",    "always",     "among",     "and",       "answer",     "any",
-    "are",     "around",     "based",     "because",   "been",       "before",
-    "being",   "below",      "between",   "both",      "but",        "can",
-    "cannot",  "characters", "chars",     "could",     "describe",   "did",
-    "does",    "doing",      "down",      "during",    "each",       "every",
-    "few",     "field",      "fields",    "following", "for",        "format",
-    "from",    "further",    "given",     "had",       "has",        "have",
-    "having",  "her",        "here",      "him",       "his",        "how",
-    "html",    "http",       "https",     "include",   "including",  "into",
-    "its",     "itself",     "json",      "just",      "keep",       "less",
-    "like",    "make",       "markdown",  "may",       "more",       "most",
-    "must",    "not",        "now",       "off",       "once",       "one",
-    "only",    "other",      "our",       "out",       "over",       "own",
-    "please",  "provide",    "respond",   "response",  "return",     "same",
-    "schema",  "she",        "should",    "some",      "string",     "such",
-    "than",    "that",       "the",       "their",     "them",       "then",
-    "there",   "these",      "they",      "this",      "those",      "through",
-    "too",     "under",      "until",     "use",       "using",      "very",
-    "was",     "were",       "what",      "when",      "where",      "which",
-    "while",   "who",        "whom",      "why",       "will",       "with",
-    "within",  "without",    "words",     "would",     "write",      "www",
-    "you",     "your",       "yours",
-};
-
-static const char *const fallback_words[] = {
-    "garden",  "coffee", "travel", "design", "kitchen",
-    "comfort", "craft",  "season", "home",   "style",
-};
-
-static const char *const adjectives[] = {
-    "timeless", "lightweight", "handcrafted",  "versatile", "everyday",
-    "premium",  "thoughtful",  "eco-friendly", "classic",   "refined",
-};
-
-static const char *const blog_sentences[] = {
-    "Getting %s right starts with understanding how it fits into your "
-    "daily routine.",
-    "Many readers ask us whether %s is worth the effort, and the short "
-    "answer is yes.",
-    "A little planning goes a long way when it comes to %s.",
-    "Start small: pick one %s habit and build on it week by week.",
-    "The best results come from pairing %s with a bit of patience.",
-    "Here is what we have learned from years of working with %s.",
-    "If you are new to %s, focus on quality over quantity.",
-    "Seasonal changes make %s a great topic to revisit every few months.",
-    "Small, steady improvements to %s add up faster than you might expect.",
-    "Our team tested several approaches to %s so you don't have to.",
-};
-
-static const char *const product_sentences[] = {
-    "Crafted from carefully selected materials, this piece brings %s to "
-    "everyday life.",
-    "Its clean design pairs easily with %s and the rest of your "
-    "collection.",
-    "Every detail is made to last, so your %s looks great season after "
-    "season.",
-    "Perfect for gifting or for treating yourself to a little %s.",
-    "Lightweight, durable and easy to care for, it is a smart choice for "
-    "%s.",
-    "Designed with %s in mind, it balances comfort and style.",
-    "Made in small batches, each item shows the care that goes into %s.",
-    "It arrives ready to use, so you can enjoy your %s from day one.",
-};
-
-static const char *const title_patterns[] = {
-    "How to Choose the Perfect %s",
-    "The Complete Guide to %s",
-    "Why %s Matters More Than You Think",
-    "%s 101: Everything You Need to Know",
-    "Our Favorite %s Tips for This Season",
-    "7 Simple Ways to Get More from %s",
-    "A Beginner's Guide to %s",
-    "What We Learned About %s This Year",
-};
-
-static const char *const heading_patterns[] = {
-    "Why %s Matters",       "Getting Started with %s",
-    "Tips for Better %s",   "Common %s Mistakes to Avoid",
-    "How We Choose Our %s", "Making %s Part of Your Routine",
-};
-
-#define COUNT_OF(array) (sizeof(array) / sizeof((array)[0]))
-
-/* splitmix64: small, fast and good enough to pick words. */
-static uint64_t next_random(struct generator *g)
-{
-    uint64_t z = (g->state += 0x9e3779b97f4a7c15ull);
-
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-    return z ^ (z >> 31);
-}
-
-static size_t pick(struct generator *g, size_t count)
-{
-    return count ? (size_t)(next_random(g) % count) : 0;
-}
-
-static void append(struct generator *g, struct buf *out, const char *text)
-{
-    if (buf_append_str(out, text) != 0)
-        g->failed = 1;
-}
-
-/*
- * A word or phrase of the prompt: three times in four one it repeats (the
- * topic), otherwise any of its content words.
- */
-static const char *word(struct generator *g)
-{
-    size_t top = g->frequent_count;
-
-    if (top < 4)
-        top = 4;
-    if (top > 10)
-        top = 10;
-    if (top > g->word_count)
-        top = g->word_count;
-
-    if (next_random(g) % 4 == 0)
-        return g->words[pick(g, g->word_count)];
-    return g->words[pick(g, top)];
-}
-
-static int is_stop_word(const char *text)
-{
-    for (size_t i = 0; i < COUNT_OF(label_words); i++)
-        if (strcmp(label_words[i], text) == 0)
-            return 1;
-    for (size_t i = 0; i < COUNT_OF(common_words); i++)
-        if (strcmp(common_words[i], text) == 0)
-            return 1;
-    return 0;
-}
-
-static int is_word_byte(unsigned char c)
-{
-    return isalnum(c) || c == '-' || c >= 0x80;
-}
-
-struct word_count {
-    char text[WORD_MAX];
-    int count;
-    size_t first;
-};
-
-static int compare_counts(const void *a, const void *b)
-{
-    const struct word_count *x = a;
-    const struct word_count *y = b;
-
-    if (x->count != y->count)
-        return y->count - x->count;
-    return x->first < y->first ? -1 : 1;
-}
-
-/* Counts one candidate word into counts (at most max distinct words). */
-static void count_word(struct word_count *counts, size_t *distinct, size_t max,
-                       const char *text, size_t position)
-{
-    for (size_t i = 0; i < *distinct; i++) {
-        if (strcmp(counts[i].text, text) == 0) {
-            counts[i].count++;
-            return;
-        }
-    }
-    if (*distinct == max)
-        return;
-    snprintf(counts[*distinct].text, WORD_MAX, "%s", text);
-    counts[*distinct].count = 1;
-    counts[*distinct].first = position;
-    (*distinct)++;
-}
-
-/*
- * Reads the next content word at *p into text (lower case) and moves *p
- * past it. Returns its start, or NULL at the end of the prompt. *skipped
- * is set when a stop word or punctuation came before it, so that the
- * caller knows whether it follows the previous word directly.
- */
-static const char *next_word(const char **p, char text[WORD_MAX], int *skipped)
-{
-    *skipped = 0;
-    while (**p) {
-        size_t length = 0;
-        int has_letter = 0;
-
-        while (**p && !is_word_byte((unsigned char)**p)) {
-            *skipped |= **p != ' ';
-            (*p)++;
-        }
-        const char *start = *p;
-        while (**p && is_word_byte((unsigned char)**p)) {
-            if (length + 1 < WORD_MAX / 2)
-                text[length++] = (char)tolower((unsigned char)**p);
-            has_letter |= !isdigit((unsigned char)**p) && **p != '-';
-            (*p)++;
-        }
-        text[length] = '\0';
-        if (length >= 3 && (size_t)(*p - start) < WORD_MAX / 2 && has_letter &&
-            text[0] != '-' && !is_stop_word(text))
-            return start;
-        if (length > 0)
-            *skipped = 1;
-    }
-    return NULL;
-}
-
-/*
- * Fills g->words with the prompt's content words, most frequent first.
- * Two-word phrases that occur at least twice ("ceramic pots") rank above
- * single words, because they read better in titles.
- */
-static void learn_words(struct generator *g, const char *prompt)
-{
-    enum { DISTINCT_MAX = 1024 };
-    struct word_count *counts = calloc(DISTINCT_MAX, sizeof(*counts));
-    size_t distinct = 0;
-    const char *p = prompt ? prompt : "";
-    char previous[WORD_MAX] = "";
-    char text[WORD_MAX];
-    const char *start;
-    int skipped;
-
-    while (counts && (start = next_word(&p, text, &skipped))) {
-        char phrase[2 * WORD_MAX];
-
-        count_word(counts, &distinct, DISTINCT_MAX, text,
-                   (size_t)(start - prompt));
-        snprintf(phrase, sizeof(phrase), "%s %s", previous, text);
-        if (previous[0] && !skipped && strlen(phrase) < WORD_MAX)
-            count_word(counts, &distinct, DISTINCT_MAX, phrase,
-                       (size_t)(start - prompt));
-        snprintf(previous, sizeof(previous), "%s", text);
-    }
-
-    for (size_t i = 0; i < distinct; i++) {
-        if (!strchr(counts[i].text, ' '))
-            continue;
-        /* A phrase seen once is noise; one seen twice beats its words. */
-        counts[i].count = counts[i].count >= 2 ? 2 * counts[i].count + 1 : 0;
-    }
-    if (counts)
-        qsort(counts, distinct, sizeof(*counts), compare_counts);
-    for (size_t i = 0; i < distinct && g->word_count < VOCAB_MAX; i++) {
-        if (counts[i].count == 0)
-            continue;
-        if (counts[i].count >= 2)
-            g->frequent_count++;
-        memcpy(g->words[g->word_count++], counts[i].text, WORD_MAX);
-    }
-    for (size_t i = 0; g->word_count < 6 && i < COUNT_OF(fallback_words); i++)
-        snprintf(g->words[g->word_count++], WORD_MAX, "%s", fallback_words[i]);
-    free(counts);
-}
-
-/* Copies text with the first ASCII letter of each word in upper case. */
-static void title_case(const char *text, char *out, size_t size)
-{
-    int at_start = 1;
-    size_t i = 0;
-
-    for (; text[i] && i + 1 < size; i++) {
-        unsigned char c = (unsigned char)text[i];
-
-        out[i] = (char)(at_start && c < 0x80 ? toupper(c) : c);
-        at_start = c == ' ' || c == '-';
-    }
-    out[i] = '\0';
-}
-
-/* Appends a template with each %s replaced by a prompt word. */
-static void fill_template(struct generator *g, struct buf *out,
-                          const char *pattern, int capitalise)
-{
-    for (const char *p = pattern; *p; p++) {
-        if (p[0] == '%' && p[1] == 's') {
-            char word_text[WORD_MAX];
-
-            if (capitalise)
-                title_case(word(g), word_text, sizeof(word_text));
-            else
-                snprintf(word_text, sizeof(word_text), "%s", word(g));
-            append(g, out, word_text);
-            p++;
-            continue;
-        }
-        if (buf_append(out, p, 1) != 0)
-            g->failed = 1;
-    }
-}
-
-static void sentence(struct generator *g, struct buf *out)
-{
-    if (g->text_register == REGISTER_PRODUCT)
-        fill_template(
-            g, out, product_sentences[pick(g, COUNT_OF(product_sentences))], 0);
-    else
-        fill_template(g, out, blog_sentences[pick(g, COUNT_OF(blog_sentences))],
-                      0);
-}
-
-static void sentences(struct generator *g, struct buf *out, int count)
-{
-    for (int i = 0; i < count; i++) {
-        if (i > 0)
-            append(g, out, " ");
-        sentence(g, out);
-    }
-}
-
-static void title(struct generator *g, struct buf *out)
-{
-    fill_template(g, out, title_patterns[pick(g, COUNT_OF(title_patterns))], 1);
-}
-
-static void product_name(struct generator *g, struct buf *out)
-{
-    char first[WORD_MAX];
-    char second[WORD_MAX];
-    char adjective[WORD_MAX];
-
-    /* The prompt's top phrase, or its top two words, name the product. */
-    title_case(g->words[0], first, sizeof(first));
-    title_case(strchr(g->words[0], ' ') ? "" : g->words[1], second,
-               sizeof(second));
-    title_case(adjectives[pick(g, COUNT_OF(adjectives))], adjective,
-               sizeof(adjective));
-    if (buf_printf(out, "%s %s%s%s", adjective, first, second[0] ? " " : "",
-                   second) != 0)
-        g->failed = 1;
-}
-
 static void slug(struct generator *g, struct buf *out)
 {
     struct buf text;
 
     buf_init(&text, 4096);
-    title(g, &text);
+    prose_title(g, &text);
     for (size_t i = 0, dash = 1; i < text.len; i++) {
         unsigned char c = (unsigned char)text.data[i];
 
@@ -412,131 +53,13 @@ static void slug(struct generator *g, struct buf *out)
                 g->failed = 1;
             dash = 0;
         } else if (!dash && out->len < 60) {
-            append(g, out, "-");
+            prose_append(g, out, "-");
             dash = 1;
         }
     }
     while (out->len > 0 && out->data[out->len - 1] == '-')
         out->data[--out->len] = '\0';
     buf_free(&text);
-}
-
-static void hashtag(struct generator *g, struct buf *out)
-{
-    char text[WORD_MAX];
-    char tag[WORD_MAX];
-    size_t length = 0;
-
-    title_case(word(g), text, sizeof(text));
-    for (size_t i = 0; text[i]; i++)
-        if (text[i] != '-' && text[i] != ' ')
-            tag[length++] = text[i];
-    tag[length] = '\0';
-    append(g, out, "#");
-    append(g, out, tag);
-}
-
-static void image_prompt(struct generator *g, struct buf *out)
-{
-    static const char *const styles[] = {
-        "soft natural light, shallow depth of field",
-        "bright studio lighting on a clean background",
-        "warm golden-hour light, editorial style",
-        "flat lay from above, muted pastel palette",
-    };
-
-    append(g, out, "A photorealistic image of ");
-    append(g, out, word(g));
-    append(g, out, " with ");
-    append(g, out, word(g));
-    append(g, out, ", ");
-    append(g, out, styles[pick(g, COUNT_OF(styles))]);
-    append(g, out, ", high detail, no text");
-}
-
-/* A blog paragraph in which one word is bold. */
-static void markdown_paragraph(struct generator *g, struct buf *out)
-{
-    int count = 2 + (int)pick(g, 3);
-
-    for (int i = 0; i < count; i++) {
-        if (i > 0)
-            append(g, out, " ");
-        if (i == 1) {
-            append(g, out, "The key is **");
-            append(g, out, word(g));
-            append(g, out, "**: ");
-        }
-        sentence(g, out);
-    }
-    append(g, out, "\n\n");
-}
-
-static void markdown_list(struct generator *g, struct buf *out, int numbered)
-{
-    int count = 3 + (int)pick(g, 2);
-
-    for (int i = 0; i < count; i++) {
-        char label[WORD_MAX];
-
-        title_case(word(g), label, sizeof(label));
-        if (numbered && buf_printf(out, "%d. ", i + 1) != 0)
-            g->failed = 1;
-        append(g, out, numbered ? "**" : "- **");
-        append(g, out, label);
-        append(g, out, ":** ");
-        sentence(g, out);
-        append(g, out, "\n");
-    }
-    append(g, out, "\n");
-}
-
-/* A Markdown article: intro, headed sections with lists, bold and a link. */
-static void markdown_article(struct generator *g, struct buf *out)
-{
-    int sections = 3 + (int)pick(g, 2);
-
-    markdown_paragraph(g, out);
-    for (int i = 0; i < sections; i++) {
-        append(g, out, "## ");
-        fill_template(g, out,
-                      heading_patterns[pick(g, COUNT_OF(heading_patterns))], 1);
-        append(g, out, "\n\n");
-        markdown_paragraph(g, out);
-        if (i == 0 || i == 2)
-            markdown_list(g, out, i == 2);
-        if (i == 1) {
-            const char *topic = word(g);
-            append(g, out, "For more ideas, read [our guide to ");
-            append(g, out, topic);
-            append(g, out, "](https://www.example.com/blog/");
-            append(g, out, topic);
-            append(g, out, "-guide).\n\n");
-        }
-    }
-    append(g, out, "## Final Thoughts\n\n");
-    sentences(g, out, 2);
-    append(g, out, "\n");
-}
-
-static void html_description(struct generator *g, struct buf *out)
-{
-    append(g, out, "<p>");
-    sentences(g, out, 2);
-    append(g, out, "</p><ul>");
-    for (int i = 0; i < 3; i++) {
-        char label[WORD_MAX];
-
-        title_case(word(g), label, sizeof(label));
-        append(g, out, "<li><strong>");
-        append(g, out, label);
-        append(g, out, ":</strong> ");
-        sentence(g, out);
-        append(g, out, "</li>");
-    }
-    append(g, out, "</ul><p>");
-    sentence(g, out);
-    append(g, out, "</p>");
 }
 
 /* Lower-case name contains needle. */
@@ -584,10 +107,13 @@ static enum field_kind classify(struct generator *g, const char *field_name)
     if (name_has(name, "url") || name_has(name, "link") ||
         name_has(name, "href"))
         return FIELD_URL;
+    if (name_has(name, "heading") || name_has(name, "subtitle"))
+        return FIELD_HEADING;
     if (name_has(name, "title") || name_has(name, "headline") ||
-        name_has(name, "heading") || name_has(name, "idea") ||
-        name_has(name, "topic"))
+        name_has(name, "idea") || name_has(name, "topic"))
         return FIELD_TITLE;
+    if (name_has(name, "angle"))
+        return FIELD_ANGLE;
     if (name_has(name, "name"))
         return g->text_register == REGISTER_PRODUCT ? FIELD_PRODUCT_NAME
                                                     : FIELD_TITLE;
@@ -596,59 +122,82 @@ static enum field_kind classify(struct generator *g, const char *field_name)
     return FIELD_SENTENCE;
 }
 
-static void write_field(struct generator *g, enum field_kind kind,
+/* Writes the text of a field of kind; max is its character limit, or 0. */
+static void write_field(struct generator *g, enum field_kind kind, size_t max,
                         struct buf *out)
 {
+    int product = g->text_register == REGISTER_PRODUCT;
+
     switch (kind) {
     case FIELD_TITLE:
-        title(g, out);
+        if (product)
+            prose_product_name(g, max, out);
+        else
+            prose_title(g, out);
+        break;
+    case FIELD_HEADING:
+        prose_heading(g, out);
+        break;
+    case FIELD_ANGLE:
+        prose_angle(g, out);
         break;
     case FIELD_PRODUCT_NAME:
-        product_name(g, out);
+        prose_product_name(g, max, out);
         break;
     case FIELD_SEO_TITLE:
-        if (g->text_register == REGISTER_PRODUCT)
-            product_name(g, out);
+        if (product)
+            prose_product_seo_title(g, max ? max : TEXT_MAX, out);
         else
-            title(g, out);
+            prose_title(g, out);
         break;
     case FIELD_META_DESCRIPTION:
-    case FIELD_ALT_TEXT:
-        sentence(g, out);
+        if (product)
+            prose_product_meta(g, max ? max : TEXT_MAX, out);
+        else
+            prose_meta_description(g, out);
         break;
     case FIELD_EXCERPT:
-        sentences(g, out, 2);
+        prose_excerpt(g, out);
         break;
     case FIELD_MARKDOWN:
-        markdown_article(g, out);
+        prose_article(g, out);
         break;
     case FIELD_HTML:
-        html_description(g, out);
+        prose_product_html(g, max, out);
         break;
     case FIELD_DESCRIPTION:
-        sentences(g, out, g->text_register == REGISTER_PRODUCT ? 4 : 2);
+        if (product)
+            prose_product_text(g, out);
+        else
+            prose_angle(g, out);
         break;
     case FIELD_HASHTAG:
-        hashtag(g, out);
+        prose_hashtag(g, g->list_index, out);
         break;
     case FIELD_KEYWORD:
-        append(g, out, word(g));
+        prose_keyword(g, g->list_index, out);
         break;
     case FIELD_IMAGE_PROMPT:
-        image_prompt(g, out);
+        prose_image_prompt(g, out);
+        break;
+    case FIELD_ALT_TEXT:
+        prose_alt_text(g, out);
         break;
     case FIELD_SLUG:
         slug(g, out);
         break;
     case FIELD_URL:
-        append(g, out, "https://www.example.com/");
-        slug(g, out);
+        prose_append(g, out,
+                     g->facts->site_url[0] ? g->facts->site_url
+                                           : "https://www.example.com/");
+        if (!g->facts->site_url[0])
+            slug(g, out);
         break;
     case FIELD_EMAIL:
-        append(g, out, "hello@example.com");
+        prose_append(g, out, "hello@example.com");
         break;
     case FIELD_SENTENCE:
-        sentence(g, out);
+        prose_sentence(g, out);
         break;
     }
 }
@@ -670,24 +219,17 @@ static int64_t default_max_length(enum field_kind kind)
     }
 }
 
-static size_t utf8_length(const char *text)
-{
-    size_t count = 0;
-
-    for (; *text; text++)
-        count += ((unsigned char)*text & 0xc0) != 0x80;
-    return count;
-}
-
 /*
- * Cuts text in place to at most max characters, at a word boundary when
- * one lies in the last third, and drops a trailing space or comma.
+ * Cuts text in place to at most max characters: after a sentence when one
+ * ends in the second half, else at a word boundary when one lies in the
+ * last third, and drops a trailing space or comma.
  */
 static void utf8_cut(char *text, size_t max)
 {
     size_t chars = 0;
     size_t end = 0;
     size_t last_space = 0;
+    size_t last_sentence = 0;
 
     for (size_t i = 0; text[i]; i++) {
         if (((unsigned char)text[i] & 0xc0) == 0x80)
@@ -698,6 +240,8 @@ static void utf8_cut(char *text, size_t max)
         }
         if (text[i] == ' ')
             last_space = i;
+        if (text[i] == ' ' && i > 0 && strchr(".!?", text[i - 1]))
+            last_sentence = i;
         chars++;
         end = i + 1;
         while (((unsigned char)text[end] & 0xc0) == 0x80)
@@ -705,15 +249,73 @@ static void utf8_cut(char *text, size_t max)
     }
     if (chars < max || !text[end])
         return;
-    if (last_space > 0 && last_space * 3 >= end * 2)
+    if (last_sentence > 0 && last_sentence * 2 >= end)
+        end = last_sentence;
+    else if (last_space > 0 && last_space * 3 >= end * 2)
         end = last_space;
     while (end > 0 && (text[end - 1] == ' ' || text[end - 1] == ','))
         end--;
     text[end] = '\0';
 }
 
+/* The limit a field's description states: "..., at most 70 characters." */
+static int64_t described_max_length(const json_t *schema)
+{
+    const char *description =
+        json_string_value(json_object_get(schema, "description"));
+    const char *at_most = description ? strstr(description, "at most ") : NULL;
+    char *end;
+    long value;
+
+    if (!at_most)
+        return -1;
+    value = strtol(at_most + strlen("at most "), &end, 10);
+    if (end == at_most + strlen("at most ") || value <= 0 ||
+        strncmp(end, " char", 5) != 0)
+        return -1;
+    return value;
+}
+
+/* The length of the UTF-8 sequence at text, or 0 when it is invalid. */
+static size_t utf8_sequence(const unsigned char *text)
+{
+    size_t length = text[0] < 0x80             ? 1
+                    : (text[0] & 0xe0) == 0xc0 ? 2
+                    : (text[0] & 0xf0) == 0xe0 ? 3
+                    : (text[0] & 0xf8) == 0xf0 ? 4
+                                               : 0;
+
+    for (size_t i = 1; i < length; i++)
+        if ((text[i] & 0xc0) != 0x80)
+            return 0;
+    return length;
+}
+
+/*
+ * Drops in place the bytes that are not valid UTF-8: a phrase cut at a
+ * fixed size can end inside a character, and jansson rejects such text.
+ */
+static void utf8_clean(char *text)
+{
+    const unsigned char *from = (const unsigned char *)text;
+    char *to = text;
+
+    while (*from) {
+        size_t length = utf8_sequence(from);
+
+        if (length == 0) {
+            from++;
+            continue;
+        }
+        memmove(to, from, length);
+        to += length;
+        from += length;
+    }
+    *to = '\0';
+}
+
 static json_t *make_string(struct generator *g, const json_t *schema,
-                           const char *field_name)
+                           const char *field_name, struct error *err)
 {
     enum field_kind kind = classify(g, field_name);
     int64_t max_length = default_max_length(kind);
@@ -722,6 +324,8 @@ static json_t *make_string(struct generator *g, const json_t *schema,
     struct buf text;
     json_t *value;
 
+    if (described_max_length(schema) > 0)
+        max_length = described_max_length(schema);
     if (json_is_integer(json_object_get(schema, "maxLength")))
         max_length = json_integer_value(json_object_get(schema, "maxLength"));
     if (json_is_integer(json_object_get(schema, "minLength")))
@@ -729,27 +333,32 @@ static json_t *make_string(struct generator *g, const json_t *schema,
 
     buf_init(&text, TEXT_MAX);
     if (format && strcmp(format, "date-time") == 0)
-        append(g, &text, "2025-03-14T09:30:00Z");
+        prose_append(g, &text, "2025-03-14T09:30:00Z");
     else if (format && strcmp(format, "date") == 0)
-        append(g, &text, "2025-03-14");
+        prose_append(g, &text, "2025-03-14");
     else if (format && strcmp(format, "email") == 0)
-        append(g, &text, "hello@example.com");
+        prose_append(g, &text, "hello@example.com");
     else if (format &&
              (strcmp(format, "uri") == 0 || strcmp(format, "url") == 0))
-        write_field(g, FIELD_URL, &text);
+        write_field(g, FIELD_URL, 0, &text);
     else
-        write_field(g, kind, &text);
+        write_field(g, kind, max_length > 0 ? (size_t)max_length : 0, &text);
 
     /* NOTE: "pattern" is not honoured; strict mode rarely uses it. */
-    while (!g->failed &&
-           (int64_t)utf8_length(text.data ? text.data : "") < min_length) {
-        append(g, &text, " ");
-        sentence(g, &text);
+    while (!g->failed && (int64_t)prose_utf8_length(
+                             text.data ? text.data : "") < min_length) {
+        prose_append(g, &text, " ");
+        prose_sentence(g, &text);
     }
+    if (text.data)
+        utf8_clean(text.data);
     if (max_length >= 0 && text.data)
         utf8_cut(text.data, (size_t)max_length);
     value = json_string(text.data ? text.data : "");
     buf_free(&text);
+    if (!value)
+        error_set(err, ERR_PERMANENT, "out of memory writing \"%s\"",
+                  field_name ? field_name : "(root)");
     return value;
 }
 
@@ -774,7 +383,7 @@ static json_t *make_number(struct generator *g, const json_t *schema,
     if (high < low)
         high = low;
 
-    value = low + (high - low) * (double)(next_random(g) % 1000) / 1000.0;
+    value = low + (high - low) * (double)(prose_random(g) % 1000) / 1000.0;
     if (integer)
         return json_integer((json_int_t)ceil(value));
     return json_real(round(value * 100) / 100);
@@ -783,24 +392,69 @@ static json_t *make_number(struct generator *g, const json_t *schema,
 static json_t *make_value(struct generator *g, const json_t *schema,
                           const char *field_name, int depth, struct error *err);
 
+/*
+ * Points the generator at the subject of the index-th object of a list:
+ * with an owner's topic every object is about the topic, with a related
+ * subject of its own; else each takes the next unlike subject, starting
+ * past as many as the prompt asks not to repeat.
+ */
+static void focus_item(struct generator *g, size_t index)
+{
+    const struct prompt_facts *facts = g->facts;
+    size_t count = facts->subject_count;
+    size_t offset = facts->avoid.count;
+
+    const struct subject *next;
+
+    if (count == 1) {
+        prose_focus(g, 0);
+        return;
+    }
+    /* A related subject of its own too, so the ideas differ in it: the
+     * owner's keywords first when there is a topic. */
+    if (facts->topic[0]) {
+        prose_focus(g, 0);
+        next = &facts->subjects[1 + (offset + index) % (count - 1)];
+    } else {
+        prose_focus(g, facts->order[(offset + index) % count]);
+        next = &facts->subjects[facts->order[(offset + index + 1) % count]];
+    }
+    if (next != g->focus)
+        g->second = next;
+}
+
 static json_t *make_object(struct generator *g, const json_t *schema, int depth,
                            struct error *err)
 {
     json_t *object = json_object();
     const json_t *properties = json_object_get(schema, "properties");
+    const struct subject *focus = g->focus;
+    const struct subject *second = g->second;
+    int item = g->array_item;
     const char *key;
     json_t *property;
 
+    /* Each object of a list (an idea) is about a subject of its own. */
+    g->array_item = 0;
+    if (item) {
+        focus_item(g, g->list_index);
+        g->idea_template = -1;
+    }
+    g->item_depth += item;
     json_object_foreach((json_t *)properties, key, property)
     {
         json_t *value = make_value(g, property, key, depth + 1, err);
 
         if (!value) {
             json_decref(object);
-            return NULL;
+            object = NULL;
+            break;
         }
         json_object_set_new(object, key, value);
     }
+    g->item_depth -= item;
+    g->focus = focus;
+    g->second = second;
     return object;
 }
 
@@ -819,13 +473,29 @@ static int array_has(const json_t *array, const json_t *value)
     return 0;
 }
 
+/* The index-th item of an array: the index picks its keyword or, for an
+ * object, its subject. */
+static json_t *make_item(struct generator *g, const json_t *items,
+                         const char *field_name, size_t index, int depth,
+                         struct error *err)
+{
+    json_t *item;
+
+    g->list_index = index;
+    g->array_item = 1;
+    item = make_value(g, items, field_name, depth + 1, err);
+    g->array_item = 0;
+    return item;
+}
+
 static json_t *make_array(struct generator *g, const json_t *schema,
                           const char *field_name, int depth, struct error *err)
 {
     const json_t *items = json_object_get(schema, "items");
     int64_t min_items = 0;
     int64_t max_items = -1;
-    int64_t count = 3 + (int64_t)pick(g, 3);
+    int64_t count = 3 + (int64_t)prose_pick(g, 3);
+    size_t list_index = g->list_index;
     json_t *array = json_array();
 
     if (json_is_integer(json_object_get(schema, "minItems")))
@@ -840,21 +510,30 @@ static json_t *make_array(struct generator *g, const json_t *schema,
     /* Past the depth limit a recursive schema gets its smallest array. */
     if (depth >= SCHEMA_DEPTH_MAX)
         count = min_items;
-    for (int64_t i = 0; i < count; i++) {
-        json_t *item = make_value(g, items, field_name, depth + 1, err);
+    for (int64_t i = 0; i < count && array; i++) {
+        json_t *item = make_item(g, items, field_name, (size_t)i, depth, err);
 
         /* Lists of tags or titles read badly with repeats: try again. */
-        for (int retry = 0; item && retry < 4 && array_has(array, item);
+        for (int retry = 1; item && retry < 5 && array_has(array, item);
              retry++) {
             json_decref(item);
-            item = make_value(g, items, field_name, depth + 1, err);
+            item = make_item(g, items, field_name, (size_t)(i + retry), depth,
+                             err);
         }
         if (!item) {
             json_decref(array);
-            return NULL;
+            array = NULL;
+            break;
+        }
+        /* Out of fresh words: a shorter list beats one with repeats. */
+        if (array_has(array, item) &&
+            (int64_t)json_array_size(array) >= min_items) {
+            json_decref(item);
+            break;
         }
         json_array_append_new(array, item);
     }
+    g->list_index = list_index;
     return array;
 }
 
@@ -948,7 +627,7 @@ static json_t *make_value(struct generator *g, const json_t *schema,
     choices = json_object_get(schema, "enum");
     if (json_is_array(choices) && json_array_size(choices) > 0)
         return json_deep_copy(
-            json_array_get(choices, pick(g, json_array_size(choices))));
+            json_array_get(choices, prose_pick(g, json_array_size(choices))));
     choices = json_object_get(schema, "anyOf");
     if (!choices)
         choices = json_object_get(schema, "oneOf");
@@ -958,7 +637,7 @@ static json_t *make_value(struct generator *g, const json_t *schema,
 
     type = schema_type(schema);
     if (!type || strcmp(type, "string") == 0)
-        return make_string(g, schema, field_name);
+        return make_string(g, schema, field_name, err);
     if (strcmp(type, "object") == 0)
         return make_object(g, schema, depth, err);
     if (strcmp(type, "array") == 0)
@@ -966,7 +645,7 @@ static json_t *make_value(struct generator *g, const json_t *schema,
     if (strcmp(type, "integer") == 0 || strcmp(type, "number") == 0)
         return make_number(g, schema, type[0] == 'i');
     if (strcmp(type, "boolean") == 0)
-        return json_boolean(next_random(g) % 2);
+        return json_boolean(prose_random(g) % 2);
     if (strcmp(type, "null") == 0)
         return json_null();
     error_set(err, ERR_INVALID, "schema type \"%s\" of \"%s\" is unknown", type,
@@ -974,16 +653,31 @@ static json_t *make_value(struct generator *g, const json_t *schema,
     return NULL;
 }
 
-static void start_generator(struct generator *g, const char *prompt,
-                            const char *schema_name, uint64_t seed)
+/* One response's state. The generator comes first, so freeing it frees all. */
+struct response_state {
+    struct generator generator;
+    struct prompt_facts facts;
+};
+
+/* Reads the prompt and sets the register; NULL when out of memory. The
+ * caller frees the result with free(). */
+static struct generator *start_generator(const char *prompt,
+                                         const char *schema_name, uint64_t seed)
 {
     const char *lower_name = schema_name ? schema_name : "";
+    struct response_state *state = calloc(1, sizeof(*state));
+    struct generator *g = state ? &state->generator : NULL;
+    struct prompt_facts *facts = state ? &state->facts : NULL;
     int product_hits = 0;
     int blog_hits = 0;
 
-    memset(g, 0, sizeof(*g));
+    if (!state)
+        return NULL;
+    facts_read(facts, prompt);
+    g->facts = facts;
     g->state = seed;
-    learn_words(g, prompt);
+    g->idea_template = -1;
+    prose_focus(g, 0);
 
     for (const char *p = prompt ? prompt : ""; (p = strstr(p, "product")); p++)
         product_hits++;
@@ -994,42 +688,50 @@ static void start_generator(struct generator *g, const char *prompt,
     else if (strstr(lower_name, "blog") || strstr(lower_name, "post"))
         g->text_register = REGISTER_BLOG;
     else
-        g->text_register =
-            product_hits > blog_hits ? REGISTER_PRODUCT : REGISTER_BLOG;
+        g->text_register = product_hits > blog_hits || facts->product_name[0]
+                               ? REGISTER_PRODUCT
+                               : REGISTER_BLOG;
+    return g;
 }
 
 json_t *openai_text_fill_schema(const json_t *schema, const char *schema_name,
                                 const char *prompt, uint64_t seed,
                                 struct error *err)
 {
-    struct generator g;
+    struct generator *g = start_generator(prompt, schema_name, seed);
     json_t *value;
 
-    start_generator(&g, prompt, schema_name, seed);
-    g.root = schema;
-    value = make_value(&g, schema, NULL, 0, err);
-    if (value && g.failed) {
-        json_decref(value);
-        error_set(err, ERR_PERMANENT, "generated text passed %d bytes",
-                  TEXT_MAX);
+    if (!g) {
+        error_set(err, ERR_PERMANENT, "out of memory reading the prompt");
         return NULL;
     }
+    g->root = schema;
+    value = make_value(g, schema, NULL, 0, err);
+    if (value && g->failed) {
+        json_decref(value);
+        value = NULL;
+        error_set(err, ERR_PERMANENT, "generated text passed %d bytes",
+                  TEXT_MAX);
+    }
+    free(g);
     return value;
 }
 
 char *openai_text_write(const char *prompt, uint64_t seed)
 {
-    struct generator g;
+    struct generator *g = start_generator(prompt, NULL, seed);
     struct buf out;
+    char *text = NULL;
 
-    start_generator(&g, prompt, NULL, seed);
-    buf_init(&out, TEXT_MAX);
-    markdown_article(&g, &out);
-    if (g.failed) {
-        buf_free(&out);
+    if (!g)
         return NULL;
-    }
-    return buf_detach(&out, NULL);
+    buf_init(&out, TEXT_MAX);
+    prose_article(g, &out);
+    if (!g->failed)
+        text = buf_detach(&out, NULL);
+    buf_free(&out);
+    free(g);
+    return text;
 }
 
 int64_t openai_text_tokens(const char *text)
