@@ -457,20 +457,24 @@ static int stored_generation(const struct step *s, json_t **out,
                              struct error *err)
 {
     struct store_tx *tx = store_begin_read(s->app->store, err);
-    char *text = NULL;
+    struct store_generation item;
+    json_t *checkpoints;
     int rc;
 
     *out = NULL;
     if (!tx)
         return -1;
-    rc = store_generation_get_checkpoint(tx, s->item.id, "generated", &text,
-                                         err);
+    rc = store_generation_get(tx, s->item.id, 0, &item, err);
     store_rollback(tx);
-    if (rc == 1 && !(*out = json_loads(text, 0, NULL)))
-        rc = error_set(err, ERR_PERMANENT,
-                       "item %s has an unreadable generated text", s->item.id);
-    free(text);
-    return rc;
+    if (rc != 1)
+        return rc < 0 ? -1
+                      : error_set(err, ERR_NOT_FOUND, "item %s is gone",
+                                  s->item.id);
+    checkpoints = json_loads(item.checkpoints, 0, NULL);
+    store_generation_clear(&item);
+    *out = json_incref(json_object_get(checkpoints, "generated"));
+    json_decref(checkpoints);
+    return *out ? 1 : 0;
 }
 
 /*

@@ -559,6 +559,7 @@ static void awkward_products_round_trip(void **state)
     json_t *by_name;
     json_t *by_description;
     json_t *after;
+    json_t *packed;
     char *request;
     size_t i;
     json_t *product;
@@ -568,10 +569,10 @@ static void awkward_products_round_trip(void **state)
     before = sandbox_proc_site(&env->sandbox, env->instance_id);
     names = awkward_names(env);
     assert_true(json_array_size(names) >= 10);
-    request = json_dumps(json_pack("{s:o, s:s, s:{s:i, s:i}}", "product_ids",
-                                   json_incref(names), "mode", "auto",
-                                   "max_lengths", "name", 30, "seo_title", 40),
-                         JSON_COMPACT);
+    packed = json_pack("{s:O, s:s, s:{s:i, s:i}}", "product_ids", names, "mode",
+                       "auto", "max_lengths", "name", 30, "seo_title", 40);
+    request = json_dumps(packed, JSON_COMPACT);
+    json_decref(packed);
     by_name = apply_all(env, request, 30, 8000);
     free(request);
     by_description = apply_all(env,
@@ -744,12 +745,13 @@ static void selection_errors_create_nothing(void **state)
 {
     struct blog_env *env = *state;
     char job_id[STORE_UUID_SIZE];
-    json_t *body = json_pack("{s:[s]}", "product_ids", "no-such-product");
+    json_t *body;
     json_t *site;
     struct store_tx *tx;
     struct error err;
 
     products_env_start(env, env->backend);
+    body = json_pack("{s:[s]}", "product_ids", "no-such-product");
     error_clear(&err);
     assert_int_equal(products_job_create(env->app, env->instance_id, body,
                                          job_id, NULL, &err),
