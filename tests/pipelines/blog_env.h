@@ -407,6 +407,23 @@ static inline void blog_env_run_all(struct blog_env *env, const char *id)
     blog_env_run_until(env, id, BLOG_DONE);
 }
 
+/*
+ * Starts a generation from request, chooses idea 0 once the ideas are
+ * ready, and runs it until state (writing or a later one) or its end.
+ */
+static inline void blog_env_run_to(struct blog_env *env, const char *request,
+                                   char id[STORE_UUID_SIZE], const char *state)
+{
+    struct error err;
+
+    blog_env_begin(env, request, id);
+    blog_env_run_until(env, id, BLOG_AWAITING_SELECTION);
+    error_clear(&err);
+    if (blog_select(env->app, env->instance_id, id, 0, &err) != 0)
+        fail_msg("blog_select: %s", err.message);
+    blog_env_run_until(env, id, state);
+}
+
 /* The API view of a generation (new reference). */
 static inline json_t *blog_env_view(struct blog_env *env, const char *id)
 {

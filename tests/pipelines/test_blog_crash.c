@@ -186,9 +186,7 @@ static void killed_during_write(void **state)
     char id[STORE_UUID_SIZE];
 
     blog_env_start(env, env->backend);
-    blog_env_begin(env, REQUEST, id);
-    blog_env_run_until(env, id, BLOG_AWAITING_SELECTION);
-    select_first(env, id);
+    blog_env_run_to(env, REQUEST, id, BLOG_WRITING);
     kill_worker_at(env, "POST /openai/v1/chat/completions", "POST",
                    "/openai/v1/chat/completions");
     assert_int_equal(rescue(env), 1);
@@ -206,10 +204,7 @@ static void killed_waiting_for_prediction(void **state)
     char id[STORE_UUID_SIZE];
 
     blog_env_start(env, env->backend);
-    blog_env_begin(env, REQUEST, id);
-    blog_env_run_until(env, id, BLOG_AWAITING_SELECTION);
-    select_first(env, id);
-    blog_env_run_until(env, id, BLOG_GENERATING_IMAGE);
+    blog_env_run_to(env, REQUEST, id, BLOG_GENERATING_IMAGE);
 
     /* Killed after the prediction id was committed: the rescued step
      * waits on that prediction instead of paying for another. */
@@ -228,10 +223,7 @@ static void killed_after_media_import(void **state)
     char id[STORE_UUID_SIZE];
 
     blog_env_start(env, env->backend);
-    blog_env_begin(env, REQUEST, id);
-    blog_env_run_until(env, id, BLOG_AWAITING_SELECTION);
-    select_first(env, id);
-    blog_env_run_until(env, id, BLOG_PUBLISHING);
+    blog_env_run_to(env, REQUEST, id, BLOG_PUBLISHING);
 
     kill_worker_at(env, "GET /wix/site-media/v1/files/get-file-by-id", "GET",
                    "/wix/site-media/v1/files/get-file-by-id");
@@ -271,10 +263,7 @@ static void killed_after_draft_created(void **state)
     char id[STORE_UUID_SIZE];
 
     blog_env_start(env, env->backend);
-    blog_env_begin(env, REQUEST, id);
-    blog_env_run_until(env, id, BLOG_AWAITING_SELECTION);
-    select_first(env, id);
-    blog_env_run_until(env, id, BLOG_PUBLISHING);
+    blog_env_run_to(env, REQUEST, id, BLOG_PUBLISHING);
 
     /* Killed after the draft was made, before the step's last commit; a
      * worker pool finds the expired lease by itself. */
@@ -296,10 +285,7 @@ static void claimed_and_abandoned(void **state)
     struct queue_job *job;
 
     blog_env_start(env, env->backend);
-    blog_env_begin(env, REQUEST, id);
-    blog_env_run_until(env, id, BLOG_AWAITING_SELECTION);
-    select_first(env, id);
-    blog_env_run_until(env, id, BLOG_PUBLISHING);
+    blog_env_run_to(env, REQUEST, id, BLOG_PUBLISHING);
 
     /* A worker that claims the publish job and vanishes before doing
      * anything leaves only an expiring lease behind. */

@@ -17,19 +17,6 @@ static const char *view_string(const json_t *view, const char *path)
     return json_string_value(json_at(view, path));
 }
 
-/* Starts a generation and runs it to the publish step. */
-static void run_to(struct blog_env *env, char id[STORE_UUID_SIZE],
-                   const char *state)
-{
-    struct error err;
-
-    blog_env_begin(env, REQUEST, id);
-    blog_env_run_until(env, id, BLOG_AWAITING_SELECTION);
-    error_clear(&err);
-    assert_int_equal(blog_select(env->app, env->instance_id, id, 0, &err), 0);
-    blog_env_run_until(env, id, state);
-}
-
 /* Checks that the generation failed with kind, its message naming what,
  * its credits released and nothing charged. */
 static void expect_failed(struct blog_env *env, const char *id,
@@ -149,7 +136,7 @@ static void answer_cut_at_token_cap(void **state)
     blog_env_prepare(env, env->backend);
     blog_env_set(env, "SITESMITH_BLOG_WRITE_MAX_TOKENS", "40");
     blog_env_open(env);
-    run_to(env, id, BLOG_DONE);
+    blog_env_run_to(env, REQUEST, id, BLOG_DONE);
 
     expect_failed(env, id, "permanent", "length");
     assert_int_equal(blog_env_count(env, "POST", "/replicate/", -1), 0);
@@ -174,7 +161,7 @@ static void prediction_fails(void **state)
     blog_env_start(env, env->backend);
     sandbox_proc_configure(&env->sandbox,
                            "{\"replicate\": {\"fail_next\": 1}}");
-    run_to(env, id, BLOG_DONE);
+    blog_env_run_to(env, REQUEST, id, BLOG_DONE);
 
     expect_failed(env, id, "permanent", "image step");
     assert_int_equal(blog_env_count(env, "POST", "/replicate/v1/models/", -1),
@@ -195,7 +182,7 @@ static void media_import_failed_uploads(void **state)
     int failed = 0;
 
     blog_env_start(env, env->backend);
-    run_to(env, id, BLOG_PUBLISHING);
+    blog_env_run_to(env, REQUEST, id, BLOG_PUBLISHING);
 
     /* Wix's fetch of the Replicate URL is refused: the import ends FAILED,
      * and the kept bytes are uploaded instead. */
@@ -243,7 +230,7 @@ static void old_output_url_uploads(void **state)
     char id[STORE_UUID_SIZE];
 
     blog_env_start(env, env->backend);
-    run_to(env, id, BLOG_PUBLISHING);
+    blog_env_run_to(env, REQUEST, id, BLOG_PUBLISHING);
 
     /* 55 minutes on: Replicate's URL is too old to hand to Wix. */
     sandbox_proc_advance(&env->sandbox, 55 * 60);
@@ -271,7 +258,7 @@ static void kept_bytes_lost_downloads_again(void **state)
     char id[STORE_UUID_SIZE];
 
     blog_env_start(env, env->backend);
-    run_to(env, id, BLOG_PUBLISHING);
+    blog_env_run_to(env, REQUEST, id, BLOG_PUBLISHING);
     remove_kept_cover(env, id);
 
     /* Too old to import, but Replicate still has the output. */
@@ -289,7 +276,7 @@ static void kept_bytes_and_output_gone(void **state)
     char id[STORE_UUID_SIZE];
 
     blog_env_start(env, env->backend);
-    run_to(env, id, BLOG_PUBLISHING);
+    blog_env_run_to(env, REQUEST, id, BLOG_PUBLISHING);
     remove_kept_cover(env, id);
 
     /* Past Replicate's hour: nothing is left to upload. */
@@ -314,7 +301,7 @@ static void draft_answer_lost(struct blog_env *env, const char *mode)
     json_t *site;
 
     blog_env_start(env, env->backend);
-    run_to(env, id, BLOG_PUBLISHING);
+    blog_env_run_to(env, REQUEST, id, BLOG_PUBLISHING);
     snprintf(fault, sizeof(fault),
              "{\"endpoint\": \"POST /wix/blog/v3/draft-posts\", "
              "\"mode\": \"%s\", \"count\": 1}",
@@ -354,7 +341,7 @@ static void draft_token_rejected_once(void **state)
     char id[STORE_UUID_SIZE];
 
     blog_env_start(env, env->backend);
-    run_to(env, id, BLOG_PUBLISHING);
+    blog_env_run_to(env, REQUEST, id, BLOG_PUBLISHING);
     blog_env_fault(env, "{\"endpoint\": \"POST /wix/blog/v3/draft-posts\", "
                         "\"status\": 401, \"count\": 1}");
     blog_env_run_until(env, id, BLOG_DONE);
@@ -372,7 +359,7 @@ static void draft_token_rejected_twice(void **state)
     char id[STORE_UUID_SIZE];
 
     blog_env_start(env, env->backend);
-    run_to(env, id, BLOG_PUBLISHING);
+    blog_env_run_to(env, REQUEST, id, BLOG_PUBLISHING);
     blog_env_fault(env, "{\"endpoint\": \"POST /wix/blog/v3/draft-posts\", "
                         "\"status\": 401, \"count\": 2}");
     blog_env_run_until(env, id, BLOG_DONE);

@@ -705,15 +705,10 @@ static void cancel_during_image(void **state)
 {
     struct blog_env *env = *state;
     char id[STORE_UUID_SIZE];
-    struct error err;
     json_t *view;
 
     blog_env_start(env, env->backend);
-    blog_env_begin(env, REQUEST, id);
-    blog_env_run_until(env, id, BLOG_AWAITING_SELECTION);
-    error_clear(&err);
-    assert_int_equal(blog_select(env->app, env->instance_id, id, 0, &err), 0);
-    blog_env_run_until(env, id, BLOG_GENERATING_IMAGE);
+    blog_env_run_to(env, REQUEST, id, BLOG_GENERATING_IMAGE);
 
     blog_env_fault(env, "{\"endpoint\": \"POST /replicate/v1/models/*\", "
                         "\"mode\": \"delay\", \"delay_ms\": 1500}");
@@ -737,16 +732,7 @@ static void cancel_during_publish(void **state)
     json_t *view;
 
     blog_env_start(env, env->backend);
-    blog_env_begin(env, REQUEST, id);
-    blog_env_run_until(env, id, BLOG_AWAITING_SELECTION);
-    {
-        struct error err;
-
-        error_clear(&err);
-        assert_int_equal(blog_select(env->app, env->instance_id, id, 0, &err),
-                         0);
-    }
-    blog_env_run_until(env, id, BLOG_PUBLISHING);
+    blog_env_run_to(env, REQUEST, id, BLOG_PUBLISHING);
 
     /* The cancel lands while Wix creates the draft. */
     blog_env_fault(env, "{\"endpoint\": \"POST /wix/blog/v3/draft-posts\", "
