@@ -16,7 +16,7 @@
 
 #define WORDS_MAX 64
 #define WORD_MAX 48
-/* Words shorter than this ("a", "of", "to") say nothing of a topic. */
+/* Words shorter than this ("a", "of", "to") carry no meaning of a topic. */
 #define WORD_MIN 3
 
 /* ------------------------------------------------------------------ */

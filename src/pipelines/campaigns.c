@@ -1,6 +1,6 @@
 /*
- * What the owner does with campaigns and their posts: create, list, read,
- * change, pause, resume and delete, each in one transaction scoped to the
+ * The owner's operations on campaigns and their posts (create, list, read,
+ * change, pause, resume and delete), each in one transaction scoped to the
  * owner's site, and the settings.
  */
 #include "pipelines/campaigns_internal.h"
@@ -47,7 +47,7 @@ int campaigns_settings_read(const struct config *cfg,
 /* One campaign in a transaction                                       */
 /* ------------------------------------------------------------------ */
 
-/* What a request on one campaign works with. */
+/* The transaction, settings, campaign and zone of one request. */
 struct campaign_work {
     struct store_tx *tx;
     struct campaigns_settings settings;

@@ -2,16 +2,16 @@
  * Blog campaigns: a plan of future posts that sitesmith writes on time,
  * each one a blog generation of the blog pipeline (pipelines/blog.h).
  *
- * A campaign has a name, a theme (topic, keywords, tone, language), the
- * site's IANA time zone, a schedule of local date-times (listed one by
- * one, or rules such as "weekly on Tuesday at 09:00" and "monthly on day 1
- * at 09:00"), what happens when a post is ready (save a draft or publish)
- * and a paused flag. Its scheduled posts are rows with a UTC time; rules
- * are expanded SITESMITH_CAMPAIGN_HORIZON ahead (default 8 weeks), so the
- * owner sees what is coming. A post's state is
+ * A campaign has a name, a theme (topic, keywords, tone, language) and
+ * the site's IANA time zone. Its schedule lists local date-times one by
+ * one, or gives rules such as "weekly on Tuesday at 09:00" and "monthly on
+ * day 1 at 09:00". It also says what happens when a post is ready (save a
+ * draft or publish), and it may be paused. Its planned posts are rows with
+ * a UTC time. Rules are expanded SITESMITH_CAMPAIGN_HORIZON_DAYS ahead
+ * (default 56), so that the owner sees what is coming. A post's state is
  *
  *   scheduled -> running -> done | failed | cancelled   (its generation's)
- *   scheduled -> missed | skipped_no_credits | cancelled
+ *   scheduled -> missed | skipped_no_credits | failed | cancelled
  *
  * Firing: each post's time has a queued job "campaigns.due" (unique key
  * "campaigns/due/<UTC ms>"). When it runs, every due post is fired in a
@@ -58,7 +58,7 @@ extern const struct store_schema campaigns_schema;
 /* Settings, read from the configuration. */
 struct campaigns_settings {
     int64_t max_late_ms;    /* SITESMITH_CAMPAIGN_MAX_LATE, default 6h */
-    int64_t horizon_ms;     /* SITESMITH_CAMPAIGN_HORIZON, default 56d */
+    int64_t horizon_ms;     /* SITESMITH_CAMPAIGN_HORIZON_DAYS, default 56 */
     char zoneinfo_dir[512]; /* SITESMITH_ZONEINFO_DIR, default
                                /usr/share/zoneinfo */
 };
@@ -109,10 +109,10 @@ int campaigns_delete(struct app *app, const char *instance_id, const char *id,
                      struct error *err);
 
 /*
- * Pauses (paused = 1) or resumes a campaign. While paused none of its
- * posts fires or is planned; on resume, rules are planned again from now,
+ * Pauses (paused = 1) or resumes a campaign. A paused campaign fires and
+ * plans none of its posts. On resume, rules are planned again from now,
  * and posts that came due meanwhile fire if they are less than
- * max_late late, else they are marked missed.
+ * SITESMITH_CAMPAIGN_MAX_LATE late, while the others are marked missed.
  */
 json_t *campaigns_set_paused(struct app *app, const char *instance_id,
                              const char *id, int paused, struct error *err);
@@ -151,10 +151,10 @@ json_t *campaigns_post_set_paused(struct app *app, const char *instance_id,
                                   int paused, struct error *err);
 
 /*
- * Skips one post: a scheduled post becomes cancelled and keeps its place,
- * so that the rule does not plan it again; a running post's generation is
- * cancelled (blog_cancel) and its credits released. A post that ended is
- * ERR_CONFLICT.
+ * Skips one post. A scheduled post becomes cancelled and keeps its place,
+ * so that the rule does not plan it again. A running post's generation is
+ * cancelled (blog_cancel), which releases its credits. A post that ended
+ * is ERR_CONFLICT.
  */
 json_t *campaigns_post_cancel(struct app *app, const char *instance_id,
                               const char *campaign_id, const char *post_id,
@@ -164,7 +164,7 @@ json_t *campaigns_post_cancel(struct app *app, const char *instance_id,
 /* Firing                                                              */
 /* ------------------------------------------------------------------ */
 
-/* What one campaigns_run_due() call did. */
+/* Counts of the posts one campaigns_run_due() call handled. */
 struct campaigns_due_result {
     int fired;
     int missed;

@@ -2,9 +2,9 @@
  * Firing due posts: the campaigns.due job and `sitesmith campaigns
  * run-due`. Each post fires in a transaction of its own that moves it
  * from scheduled to running only if it is still scheduled, so two workers
- * that find the same post start one generation between them; and because
- * the generation, its reservation, its first job and the post's new state
- * commit together, a crash leaves either all of them or none.
+ * that find the same post start one generation between them. The
+ * generation, its reservation, its first job and the post's new state
+ * commit together, so a crash leaves either all of them or none.
  */
 #include "pipelines/campaigns_internal.h"
 

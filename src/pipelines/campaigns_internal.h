@@ -3,9 +3,9 @@
  * src/pipelines (tests may call them).
  *
  * Tables (campaigns_store.c):
- *   campaigns       one row per campaign; theme and schedule as JSON text;
- *                   planned_until is the end of the span whose rule posts
- *                   exist, rule_count how many rules the schedule has
+ *   campaigns       one row per campaign, with theme and schedule as JSON
+ *                   text, planned_until (the end of the span whose rule
+ *                   posts exist) and rule_count (the schedule's rules)
  *   campaign_posts  one row per planned post, unique per (campaign_id,
  *                   slot), where slot is the local date-time asked for
  *                   ("2025-03-30T02:30"), so that planning twice never
@@ -85,7 +85,7 @@ json_t *campaigns_schedule_validate(const json_t *schedule, int *rule_count,
  * The occurrences of schedule in tz: every listed time whose instant is at
  * or after from_ms, and every rule occurrence in [from_ms, to_ms), sorted
  * by time, once per slot. A rule date whose time does not exist (clocks
- * going forward) occurs at the end of the gap; one that exists twice
+ * going forward) occurs at the end of the gap. One that exists twice
  * occurs at the first. *out is a new array the caller frees with free().
  */
 int campaigns_schedule_expand(const json_t *schedule,
@@ -161,8 +161,8 @@ struct campaigns_tz *campaigns_load_tz(const struct campaigns_settings *s,
 
 /*
  * Adds c's missing posts: listed times from now on, and rule occurrences
- * from max(planned_until, now) to now + horizon, plus each rule's next
- * occurrence when that is later, so that a due job always follows. Sets
+ * from now to now + horizon, plus the next rule occurrence when that is
+ * later, so that a due job always follows. Sets
  * c->planned_until_ms (the caller stores c). *added (may be NULL)
  * receives the number of new posts.
  */
@@ -187,11 +187,11 @@ int campaigns_replan(struct store_tx *tx, struct campaign *c,
 /* ------------------------------------------------------------------ */
 
 /*
- * Applies request (create: every required field; update: any subset) to
- * c, checking each field; listed times that are in the past are rejected
- * unless c's schedule already listed them. *schedule_changed is set when
- * the schedule or the time zone changed. ERR_INVALID with err->code
- * naming the field.
+ * Applies request to c, checking each field. Creating needs every
+ * required field, and an update takes any subset. Listed times that are
+ * in the past are rejected unless c's schedule already listed them.
+ * *schedule_changed is set when the schedule or the time zone changed.
+ * ERR_INVALID with err->code naming the field.
  */
 int campaigns_apply_request(struct campaign *c, const json_t *request,
                             int creating, const struct campaigns_settings *s,
@@ -213,7 +213,7 @@ int campaigns_due_job_run(struct store *st, struct queue_job *job, void *arg,
 /* Views (campaigns_json.c)                                            */
 /* ------------------------------------------------------------------ */
 
-/* Which posts campaigns_post_views() returns; zeroed fields match all. */
+/* A filter of campaigns_post_views(); zeroed fields match every post. */
 struct campaign_post_filter {
     const char *post_id;
     const char *state; /* as the view shows it: done, failed, ... */

@@ -38,7 +38,7 @@ static const char *publish_sql(const struct store_tx *tx)
                : "json_extract(g.input, '$.options.publish')";
 }
 
-/* The state the owner sees: a running post takes its generation's end. */
+/* The state shown to the owner: a running post takes its generation's end. */
 static const char *shown_state(const char *stored, const char *generation)
 {
     if (strcmp(stored, CAMPAIGN_POST_RUNNING) != 0 || !generation)
@@ -128,13 +128,13 @@ static json_t *post_view(struct store_stmt *stmt, const struct campaign *c,
     const char *state = shown_state(stored, generation_state);
     int64_t run_at_ms = store_column_int(stmt, 2);
     char local[CAMPAIGN_SLOT_SIZE];
-    json_t *made = strcmp(state, CAMPAIGN_POST_DONE) == 0
-                       ? made_post_view(store_column_text(stmt, 14))
-                       : json_null();
+    json_t *result_post = strcmp(state, CAMPAIGN_POST_DONE) == 0
+                              ? made_post_view(store_column_text(stmt, 14))
+                              : json_null();
 
-    if (json_is_object(made))
+    if (json_is_object(result_post))
         json_object_set_new(
-            made, "published",
+            result_post, "published",
             json_boolean(publish && (strcmp(publish, "true") == 0 ||
                                      strcmp(publish, "1") == 0)));
     campaigns_slot_format(campaigns_tz_to_local(tz, run_at_ms / 1000), local);
@@ -151,7 +151,7 @@ static json_t *post_view(struct store_stmt *stmt, const struct campaign *c,
         strcmp(state, CAMPAIGN_POST_RUNNING) == 0
             ? text_or_null(generation_state)
             : json_null(),
-        "title", text_or_null(store_column_text(stmt, 17)), "post", made,
+        "title", text_or_null(store_column_text(stmt, 17)), "post", result_post,
         "error", error_view(stmt, state), "fired_at",
         time_view(store_column_is_null(stmt, 10) ? 0
                                                  : store_column_int(stmt, 10)),

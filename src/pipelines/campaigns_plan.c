@@ -119,20 +119,20 @@ static int replan_post(struct store_tx *tx, const char *id, const char *slot,
                        const struct campaign_occurrence *list, size_t count,
                        struct error *err)
 {
-    const struct campaign_occurrence *kept = find_slot(list, count, slot);
+    const struct campaign_occurrence *match = find_slot(list, count, slot);
 
-    if (!kept)
+    if (!match)
         return store_run(
             tx, "DELETE FROM campaign_posts WHERE id = ? AND state = ?",
             STORE_ARGS(STORE_TEXT(id), STORE_TEXT(CAMPAIGN_POST_SCHEDULED)),
             NULL, err);
-    if (kept->run_at_ms == run_at_ms)
+    if (match->run_at_ms == run_at_ms)
         return 0;
     if (store_run(tx, "UPDATE campaign_posts SET run_at = ? WHERE id = ?",
-                  STORE_ARGS(STORE_INT(kept->run_at_ms), STORE_TEXT(id)), NULL,
+                  STORE_ARGS(STORE_INT(match->run_at_ms), STORE_TEXT(id)), NULL,
                   err) != 0)
         return -1;
-    return campaigns_store_queue_due(tx, kept->run_at_ms, err);
+    return campaigns_store_queue_due(tx, match->run_at_ms, err);
 }
 
 /* The campaign's scheduled posts as parallel arrays of id, slot and time. */

@@ -13,7 +13,7 @@
 #include <strings.h>
 
 #define DAY_S 86400
-/* The longest span one expansion may cover. */
+/* The maximum span of one expansion, in days. */
 #define EXPAND_MAX_DAYS 1000
 #define NEXT_RULE_DAYS 400
 

@@ -1,6 +1,6 @@
 // The Campaigns tab by clicks: a rejected form, a weekly campaign in
-// Berlin time, its calendar of posts, a fixed topic, a skipped post,
-// pause and delete; and another site's view, where the campaign is absent.
+// Berlin time, its calendar of posts, a fixed topic, a skipped post, pause
+// and delete. Another site gets 404 for the campaign.
 
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -19,7 +19,7 @@ test("campaign flow by clicks", async () => {
     await panel.getByText("No campaigns yet.").waitFor(WAIT);
     assert.equal(await page.getByRole("tab", { name: "Campaigns" }).getAttribute("aria-selected"), "true");
 
-    // A campaign without a name is rejected, and the field says so.
+    // A campaign without a name is rejected, and the field is marked invalid.
     await panel.getByRole("button", { name: "Create campaign" }).click();
     await panel.locator(".notice-error").waitFor(WAIT);
     assert.match(await panel.locator(".notice-error").textContent(), /name/);
@@ -69,7 +69,7 @@ test("campaign flow by clicks", async () => {
     assert.equal(body.campaigns[0].on_ready, "publish");
     assert.equal(body.campaigns[0].theme.topic, "Brewing tea at home");
 
-    // Another site sees none of it.
+    // Another site gets 404 for it.
     const foreign = await callApi(other, "GET", `/api/campaigns/${body.campaigns[0].id}`);
     assert.equal(foreign.status, 404);
 

@@ -19,6 +19,22 @@ static inline int64_t campaigns_env_utc(int year, int month, int day, int hour,
            1000;
 }
 
+/* Grants credits to instance_id with a grant reference. */
+static inline void campaigns_env_grant(struct blog_env *env,
+                                       const char *instance_id, int64_t credits,
+                                       const char *reference)
+{
+    struct store_tx *tx;
+    struct error err;
+
+    error_clear(&err);
+    tx = store_begin(env->app->store, &err);
+    assert_non_null(tx);
+    assert_true(store_credits_grant(tx, instance_id, credits, reference, NULL,
+                                    &err) >= 0);
+    assert_int_equal(store_commit(tx, &err), 0);
+}
+
 /* Creates a campaign from request (JSON text) on instance_id. */
 static inline json_t *campaigns_env_create_on(struct blog_env *env,
                                               const char *instance_id,
@@ -41,6 +57,34 @@ static inline json_t *campaigns_env_create(struct blog_env *env,
                                            const char *request)
 {
     return campaigns_env_create_on(env, env->instance_id, request);
+}
+
+/*
+ * A campaign of instance_id in UTC about tea, with listed times at now +
+ * each of minutes, rounded down to the minute.
+ */
+static inline json_t *campaigns_env_listed(struct blog_env *env,
+                                           const char *instance_id,
+                                           const int *minutes, size_t count,
+                                           const char *on_ready)
+{
+    char request[8192];
+    char slot[CAMPAIGN_SLOT_SIZE];
+    int64_t base = clock_now_ms() / 60000 * 60000;
+    size_t used = (size_t)snprintf(
+        request, sizeof(request),
+        "{\"name\": \"Listed\", \"time_zone\": \"UTC\", \"on_ready\": \"%s\","
+        " \"theme\": {\"topic\": \"tea\", \"keywords\": [\"green tea\"]},"
+        " \"schedule\": {\"times\": [",
+        on_ready);
+
+    for (size_t i = 0; i < count; i++) {
+        campaigns_slot_format((base + minutes[i] * 60000LL) / 1000, slot);
+        used += (size_t)snprintf(request + used, sizeof(request) - used,
+                                 "%s\"%s\"", i ? ", " : "", slot);
+    }
+    snprintf(request + used, sizeof(request) - used, "]}}");
+    return campaigns_env_create_on(env, instance_id, request);
 }
 
 static inline const char *campaigns_env_id(const json_t *view)

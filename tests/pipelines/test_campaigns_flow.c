@@ -12,59 +12,6 @@
 /* Enough credits for every post these tests fire. */
 #define MANY_CREDITS 2000
 
-static void grant(struct blog_env *env, const char *instance_id,
-                  int64_t credits, const char *reference)
-{
-    struct store_tx *tx;
-    struct error err;
-
-    error_clear(&err);
-    tx = store_begin(env->app->store, &err);
-    assert_non_null(tx);
-    assert_true(store_credits_grant(tx, instance_id, credits, reference, NULL,
-                                    &err) >= 0);
-    assert_int_equal(store_commit(tx, &err), 0);
-}
-
-/* Formats ms as a local date-time of zone for a campaign request. */
-static void local_text(int64_t ms, const char *zone_name,
-                       char out[CAMPAIGN_SLOT_SIZE])
-{
-    struct error err;
-    struct campaigns_tz *tz;
-
-    error_clear(&err);
-    tz = campaigns_tz_load(NULL, zone_name, &err);
-    assert_non_null(tz);
-    campaigns_slot_format(campaigns_tz_to_local(tz, ms / 1000), out);
-    campaigns_tz_free(tz);
-}
-
-/* A campaign in UTC with listed times at now + each offset (minutes). */
-static json_t *listed_campaign(struct blog_env *env, const char *instance_id,
-                               const int *minutes, size_t count,
-                               const char *on_ready)
-{
-    char request[4096];
-    char slot[CAMPAIGN_SLOT_SIZE];
-    size_t used;
-    int64_t base = clock_now_ms() / 60000 * 60000;
-
-    used = (size_t)snprintf(request, sizeof(request),
-                            "{\"name\": \"Listed\", \"time_zone\": \"UTC\","
-                            " \"on_ready\": \"%s\", \"theme\": {\"topic\":"
-                            " \"tea\", \"keywords\": [\"green tea\"]},"
-                            " \"schedule\": {\"times\": [",
-                            on_ready);
-    for (size_t i = 0; i < count; i++) {
-        local_text(base + minutes[i] * 60000LL, "UTC", slot);
-        used += (size_t)snprintf(request + used, sizeof(request) - used,
-                                 "%s\"%s\"", i ? ", " : "", slot);
-    }
-    snprintf(request + used, sizeof(request) - used, "]}}");
-    return campaigns_env_create_on(env, instance_id, request);
-}
-
 static json_t *only_post(struct blog_env *env, const char *campaign_id,
                          size_t index)
 {
@@ -111,9 +58,10 @@ static void check_berlin_post(const json_t *post)
 
 /*
  * A weekly rule on Sundays at 02:30 and 09:00 in Berlin, run from March
- * to November 2026 (clocks change on 29 March and 25 October): the clock
- * moves to a minute before each due job, where nothing fires, and then to
- * its time, where its posts fire. Every Sunday has one post per rule.
+ * to November 2026, when clocks change on 29 March and 25 October. The
+ * clock moves to a minute before each due job, where nothing fires, and
+ * then to its time, where its posts fire. Every Sunday has one post per
+ * rule.
  */
 static void weekly_rule_fires_across_dst(void **state)
 {
@@ -128,7 +76,7 @@ static void weekly_rule_fires_across_dst(void **state)
     int64_t next;
 
     blog_env_start(env, env->backend);
-    grant(env, env->instance_id, MANY_CREDITS, "many");
+    campaigns_env_grant(env, env->instance_id, MANY_CREDITS, "many");
     clock_fake_set_ms(campaigns_env_utc(2026, 3, 15, 12, 0));
     campaign = campaigns_env_create(
         env, "{\"name\": \"Sunday posts\", \"time_zone\": \"Europe/Berlin\","
@@ -240,8 +188,9 @@ static void racing_workers_fire_once(void **state)
     for (int i = 0; i < POSTS; i++)
         minutes[i] = 10 + i;
     blog_env_start(env, env->backend);
-    grant(env, env->instance_id, MANY_CREDITS, "many");
-    campaign = listed_campaign(env, env->instance_id, minutes, count, "draft");
+    campaigns_env_grant(env, env->instance_id, MANY_CREDITS, "many");
+    campaign =
+        campaigns_env_listed(env, env->instance_id, minutes, count, "draft");
     clock_fake_advance_ms(60 * 60000);
 
     error_clear(&err);
@@ -309,7 +258,7 @@ static void restart_while_running_finishes_once(void **state)
     const char *id;
 
     blog_env_start(env, env->backend);
-    campaign = listed_campaign(env, env->instance_id, minutes, 1, "draft");
+    campaign = campaigns_env_listed(env, env->instance_id, minutes, 1, "draft");
     id = campaigns_env_id(campaign);
     clock_fake_advance_ms(6 * 60000);
     assert_int_equal(campaigns_env_run_due(env), 1);

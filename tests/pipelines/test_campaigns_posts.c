@@ -1,47 +1,10 @@
 /*
- * What happens to single campaign posts: missed after downtime, skipped
- * for want of credits, written about a fixed idea and published, paused,
- * resumed, skipped and moved by a new schedule; and another site's
- * campaigns, which stay out of reach.
+ * Single campaign posts: missed after downtime, skipped for want of
+ * credits, written about a fixed idea and published, paused, resumed,
+ * skipped and moved by a new schedule. Another site's calls on a campaign
+ * get ERR_NOT_FOUND.
  */
 #include "campaigns_env.h"
-
-static void grant(struct blog_env *env, const char *instance_id,
-                  int64_t credits, const char *reference)
-{
-    struct store_tx *tx;
-    struct error err;
-
-    error_clear(&err);
-    tx = store_begin(env->app->store, &err);
-    assert_non_null(tx);
-    assert_true(store_credits_grant(tx, instance_id, credits, reference, NULL,
-                                    &err) >= 0);
-    assert_int_equal(store_commit(tx, &err), 0);
-}
-
-/* A UTC campaign of instance_id with listed times at now + minutes. */
-static json_t *listed_campaign(struct blog_env *env, const char *instance_id,
-                               const int *minutes, size_t count,
-                               const char *on_ready)
-{
-    char request[2048];
-    char slot[CAMPAIGN_SLOT_SIZE];
-    int64_t base = clock_now_ms() / 60000 * 60000;
-    size_t used = (size_t)snprintf(
-        request, sizeof(request),
-        "{\"name\": \"Listed\", \"time_zone\": \"UTC\", \"on_ready\": \"%s\","
-        " \"theme\": {\"topic\": \"tea\"}, \"schedule\": {\"times\": [",
-        on_ready);
-
-    for (size_t i = 0; i < count; i++) {
-        campaigns_slot_format((base + minutes[i] * 60000LL) / 1000, slot);
-        used += (size_t)snprintf(request + used, sizeof(request) - used,
-                                 "%s\"%s\"", i ? ", " : "", slot);
-    }
-    snprintf(request + used, sizeof(request) - used, "]}}");
-    return campaigns_env_create_on(env, instance_id, request);
-}
 
 /* The id of post index of a campaign, into out. */
 static void post_id(struct blog_env *env, const char *campaign_id, size_t index,
@@ -87,7 +50,7 @@ static void missed_during_downtime_by_setting(void **state)
     const char *id;
 
     blog_env_start(env, env->backend);
-    campaign = listed_campaign(env, env->instance_id, minutes, 3, "draft");
+    campaign = campaigns_env_listed(env, env->instance_id, minutes, 3, "draft");
     id = campaigns_env_id(campaign);
     post_id(env, id, 0, early);
     post_id(env, id, 1, late);
@@ -136,7 +99,7 @@ static void too_few_credits_skips_post(void **state)
 
     blog_env_start(env, env->backend);
     blog_env_add_site(env, 5, poor_id, owner);
-    campaign = listed_campaign(env, poor_id, minutes, 2, "draft");
+    campaign = campaigns_env_listed(env, poor_id, minutes, 2, "draft");
     id = campaigns_env_id(campaign);
 
     clock_fake_advance_ms(11 * 60000);
@@ -172,7 +135,7 @@ static void too_few_credits_skips_post(void **state)
                      0);
 
     /* The campaign goes on. */
-    grant(env, poor_id, 100, "top-up");
+    campaigns_env_grant(env, poor_id, 100, "top-up");
     clock_fake_advance_ms(10 * 60000);
     assert_int_equal(campaigns_env_run_due(env), 1);
     post = campaigns_post_get(env->app, poor_id, id, second, &err);
@@ -191,8 +154,8 @@ static void too_few_credits_skips_post(void **state)
 /* A fixed idea, published                                             */
 /* ------------------------------------------------------------------ */
 
-/* A post with a fixed idea asks OpenAI for no ideas, keeps the idea's
- * title and is published on the site. */
+/* A post with a fixed idea makes no ideas call to OpenAI, keeps the
+ * idea's title and is published on the site. */
 static void fixed_idea_published_keeps_title(void **state)
 {
     static const int minutes[] = {15};
@@ -207,7 +170,8 @@ static void fixed_idea_published_keeps_title(void **state)
     const char *id;
 
     blog_env_start(env, env->backend);
-    campaign = listed_campaign(env, env->instance_id, minutes, 1, "publish");
+    campaign =
+        campaigns_env_listed(env, env->instance_id, minutes, 1, "publish");
     id = campaigns_env_id(campaign);
     post_id(env, id, 0, id_of_post);
     change = json_pack("{s:{s:s, s:s, s:[s]}, s:s}", "idea", "title", title,
@@ -263,7 +227,7 @@ static void pause_resume_and_skip(void **state)
     const char *id;
 
     blog_env_start(env, env->backend);
-    campaign = listed_campaign(env, env->instance_id, minutes, 3, "draft");
+    campaign = campaigns_env_listed(env, env->instance_id, minutes, 3, "draft");
     id = campaigns_env_id(campaign);
     for (size_t i = 0; i < 3; i++)
         post_id(env, id, i, ids[i]);
@@ -391,7 +355,7 @@ static void other_site_campaign_not_found(void **state)
 
     blog_env_start(env, env->backend);
     blog_env_add_site(env, 50, other, owner);
-    campaign = listed_campaign(env, env->instance_id, minutes, 1, "draft");
+    campaign = campaigns_env_listed(env, env->instance_id, minutes, 1, "draft");
     id = campaigns_env_id(campaign);
     post_id(env, id, 0, id_of_post);
     change = json_pack("{s:s}", "name", "Taken over");

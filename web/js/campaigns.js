@@ -1,7 +1,7 @@
 // The Campaigns tab: blog posts planned ahead on a schedule. A form
-// creates a campaign; the list shows each campaign with its next post and
-// latest problem; a calendar-like list shows one campaign's upcoming and
-// past posts by month, with the actions each post allows.
+// creates a campaign, and the list shows each campaign with its next post
+// and latest problem. A calendar-like list shows one campaign's upcoming
+// and past posts by month, with the actions each post allows.
 
 import { api } from "./api.js";
 import { $, badge, busy, debounce, errorNotice, fill, h, splitList, toast } from "./ui.js";
