@@ -53,8 +53,8 @@ static const char *const title_templates[][2] = {
      "avoid them."},
     {"What We Love About %S Right Now",
      "A personal look at the %s we enjoy most this season, and why."},
-    {"Our Favorite %S for Every Season",
-     "A seasonal round-up of %s, with tips for each time of year."},
+    {"Our Favorite %S This Season",
+     "A seasonal round-up of %s, with tips for the months ahead."},
 };
 
 static const char *const why_headings[] = {
@@ -187,7 +187,7 @@ static const char *const angle_reasons[] = {
 
 static const char *const excerpt_more[] = {
     "Tips from the team at %n.",
-    "A short read with practical advice.",
+    "A quick read before your next purchase.",
 };
 
 static const char *const excerpt_sentences[] = {
