@@ -413,7 +413,7 @@ static void grant(struct blog_env *env, int64_t credits)
     assert_int_equal(store_commit(tx, &err), 0);
 }
 
-/* A run whose lease expires while the model answers loses the job to
+/* A run whose lease expires while the model responds loses the job to
  * another run; the text it got is kept, and the other run uses it instead
  * of asking the model again. */
 static void lease_lost_text_is_kept(void **state)
