@@ -50,9 +50,9 @@ static void count_post(const char *outcome)
     metrics_count("sitesmith_campaign_posts_total", labels, 1);
 }
 
-/* Reads a post, locked, into out: 1 found, 0 not. */
-static int load_post(struct store_tx *tx, const char *id, struct due_post *out,
-                     struct error *err)
+/* Reads a post into out, locked when for_update is set: 1 found, 0 not. */
+static int load_post(struct store_tx *tx, const char *id, int for_update,
+                     struct due_post *out, struct error *err)
 {
     char sql[256];
     struct store_stmt *stmt;
@@ -62,7 +62,7 @@ static int load_post(struct store_tx *tx, const char *id, struct due_post *out,
     snprintf(sql, sizeof(sql),
              "SELECT id, campaign_id, instance_id, state, run_at, paused,"
              " topic, idea FROM campaign_posts WHERE id = ?%s",
-             store_for_update(tx));
+             for_update ? store_for_update(tx) : "");
     stmt = store_query(tx, sql, STORE_ARGS(STORE_TEXT(id)), err);
     if (!stmt)
         return -1;
@@ -215,6 +215,25 @@ out:
     return rc;
 }
 
+/*
+ * Locks post id's campaign and then the post, the order in which every
+ * change to a campaign's posts locks them, so that PostgreSQL sees no
+ * deadlock, and reads both: 1 when found, 0 when either is gone.
+ */
+static int lock_post(struct store_tx *tx, const char *id, struct due_post *post,
+                     struct campaign *c, struct error *err)
+{
+    int rc = load_post(tx, id, 0, post, err);
+
+    if (rc != 1)
+        return rc;
+    if (campaigns_store_get(tx, post->instance_id, post->campaign_id, 1, c,
+                            err) != 0)
+        return err->kind == ERR_NOT_FOUND ? 0 : -1;
+    due_post_clear(post);
+    return load_post(tx, id, 1, post, err);
+}
+
 /* Whether post may fire now: still scheduled, due, and nothing paused. */
 static int may_fire(const struct due_post *post, const struct campaign *c,
                     int64_t now_ms)
@@ -272,10 +291,8 @@ static int fire_post(struct app *app, const struct campaigns_settings *s,
 
     if (!tx)
         return -1;
-    rc = load_post(tx, id, &post, err);
-    if (rc == 1 && campaigns_store_get(tx, post.instance_id, post.campaign_id,
-                                       1, &c, err) != 0)
-        rc = err->kind == ERR_NOT_FOUND ? 0 : -1;
+    memset(&post, 0, sizeof(post));
+    rc = lock_post(tx, id, &post, &c, err);
     if (rc <= 0 || !may_fire(&post, &c, now_ms)) {
         store_rollback(tx);
         goto out;

@@ -3,6 +3,10 @@
  * campaigns.due job, from now to the horizon. Planning is idempotent
  * because a campaign has one post per slot, so it may run again at any
  * time: after a change, on resume, and as time moves on.
+ *
+ * NOTE: a post's UTC time is computed when it is planned. A tzdata update
+ * that later changes the zone's rules moves only posts planned after it,
+ * or all of them once the campaign's schedule or time zone is changed.
  */
 #include "pipelines/campaigns_internal.h"
 
