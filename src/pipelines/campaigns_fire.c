@@ -135,7 +135,8 @@ static int record_not_started(struct app *app, const struct due_post *post,
     const char *state =
         no_credits ? CAMPAIGN_POST_SKIPPED_NO_CREDITS : CAMPAIGN_POST_FAILED;
     struct store_tx *tx = store_begin(app->store, err);
-    char message[ERROR_MESSAGE_MAX];
+    /* Room for the cause's message and the advice after it. */
+    char message[ERROR_MESSAGE_MAX + 64];
     int rc;
 
     if (!tx)
