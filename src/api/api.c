@@ -31,7 +31,7 @@ static void set_api_headers(struct http_response *resp)
 
 /*
  * Verifies the caller's instance string and writes the instance id it
- * vouches for. Answers 401 itself and returns -1 when it doesn't verify.
+ * vouches for. Sends the 401 itself and returns -1 when it doesn't verify.
  */
 static int verify_instance(struct api_call *call, int instance_in_query)
 {
@@ -67,7 +67,7 @@ static int verify_instance(struct api_call *call, int instance_in_query)
 }
 
 /*
- * Makes sure the store knows the site. Wix vouched for it, so a site seen
+ * Records the site in the store if it is new. Wix vouched for it, so a site
  * first on the dashboard is recorded as installed, with no credits: its
  * plan's credits come with the install or billing events.
  */

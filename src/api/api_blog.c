@@ -15,7 +15,7 @@ static int64_t blog_cost(const struct app *app)
            app->costs.blog_image + app->costs.blog_publish;
 }
 
-/* Answers with the generation's current JSON and the given status. */
+/* Sends the generation's current JSON with the given status. */
 static void respond_generation(struct api_call *call, const char *id,
                                int status)
 {
@@ -56,7 +56,8 @@ static void handle_create(struct api_call *call)
     respond_generation(call, id, 202);
 }
 
-/* Reads ?limit= (1 to 100, default 20); answers 400 and returns -1. */
+/* Reads ?limit= (1 to 100, default 20); on a bad value sends 400 and returns
+ * -1. */
 static int read_limit(struct api_call *call, int *limit)
 {
     const char *text = http_request_query(call->req, "limit");

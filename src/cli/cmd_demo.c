@@ -66,7 +66,7 @@ static void on_signal(int signal_number)
     interrupted = 1;
 }
 
-/* Sends a JSON request and parses the answer; fails on a status >= 300. */
+/* Sends a JSON request and parses the response; fails on a status >= 300. */
 static json_t *call_json(const char *method, const char *url,
                          const char *instance, const json_t *body, long *status,
                          struct error *err)
@@ -316,7 +316,7 @@ static json_t *generate(struct demo *demo, const char *topic, struct error *err)
     return wait_for_state(demo, id, ended, err);
 }
 
-/* What the read-back of the draft needs and returns. */
+/* Input and output of reading the draft back from Wix. */
 struct draft_read {
     const char *draft_id;
     json_t *draft;

@@ -359,7 +359,7 @@ static void generation_ends_with_draft(void **state)
     assert_true(charged > 0);
     assert_int_equal(credits_of(fx.instance), START_CREDITS - charged);
 
-    /* The sandbox's Wix Blog holds exactly this one draft. */
+    /* The sandbox's Wix Blog contains exactly this one draft. */
     site = sandbox_proc_site(&fx.sandbox, fx.instance_id);
     drafts = json_object_get(site, "drafts");
     assert_non_null(drafts);
