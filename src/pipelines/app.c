@@ -28,21 +28,15 @@
 /* Each pipeline's job registration, in the order they are registered. */
 static int (*const job_registrations[])(struct app *, struct queue_pool *,
                                         struct error *) = {
-    blog_register_jobs,
-    products_register_jobs,
-    images_register_jobs,
-    campaigns_register_jobs,
-    lifecycle_register_jobs,
+    blog_register_jobs,      products_register_jobs,  images_register_jobs,
+    campaigns_register_jobs, lifecycle_register_jobs,
 };
 
 /* Each pipeline's own tables, NULL-ended; the blog pipeline keeps all of
  * its state in the store's generations. */
 static const struct store_schema *const schemas[] = {
-    &products_schema,
-    &images_schema,
-    &campaigns_schema,
-    &lifecycle_schema,
-    NULL,
+    &products_schema,  &images_schema, &campaigns_schema,
+    &lifecycle_schema, NULL,
 };
 
 const struct store_schema *const *app_schemas(void)
