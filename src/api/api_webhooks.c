@@ -53,6 +53,7 @@ static void handle_webhook(struct http_request *req, struct http_response *resp,
     struct auth_webhook event;
     struct error err;
     int64_t started = clock_monotonic_ms();
+    const char *outcome;
     int fresh = 0;
 
     http_response_header(resp, "Cache-Control", "no-store");
@@ -85,18 +86,19 @@ static void handle_webhook(struct http_request *req, struct http_response *resp,
         return;
     }
 
+    outcome = !event.instance_id[0] ? "ignored"
+              : fresh               ? "received"
+                                    : "duplicate";
     log_info("webhooks",
              "webhook %s request=%s instance=%s type=%s event=%s "
              "elapsed_ms=%lld",
-             !event.instance_id[0] ? "ignored"
-             : fresh               ? "received"
-                                   : "duplicate",
-             req->request_id, event.instance_id, event.event_type,
+             outcome, req->request_id, event.instance_id, event.event_type,
              event.event_key, (long long)(clock_monotonic_ms() - started));
-    count_webhook(fresh ? "received" : "duplicate");
+    count_webhook(outcome);
     http_response_json(resp, 200,
                        json_pack("{s:s, s:b}", "event", event.event_key,
-                                 "duplicate", !fresh && event.instance_id[0]));
+                                 "duplicate",
+                                 strcmp(outcome, "duplicate") == 0));
     auth_webhook_clear(&event);
 }
 
