@@ -3,13 +3,12 @@
  * SQLite file (or the PostgreSQL of SITESMITH_TEST_POSTGRES_URL), against
  * a real sitesmith-sandbox, called over HTTP as the dashboard calls it.
  */
-#include "core/child.h"
 #include "core/clock.h"
-#include "core/crypto.h"
 #include "core/json.h"
 #include "http/client.h"
-#include "pipelines/app.h"
 #include "sandbox_proc.h"
+#include "serve_proc.h"
+#include "serve_store.h"
 #include "store/store.h"
 
 #include <setjmp.h>
@@ -27,117 +26,47 @@
 
 struct fixture {
     struct sandbox_proc sandbox;
-    struct child serve;
+    struct serve_proc serve;
     char dir[64];
-    char serve_url[128];
     char instance_id[128]; /* a site with credits */
     char *instance;
     char other_id[128]; /* a second site, no credits */
     char *other_instance;
-    struct config *cfg;
 };
 
 static struct fixture fx;
 
-static void create_site(char *id, size_t size, char **instance)
-{
-    json_t *site =
-        sandbox_proc_create_site(&fx.sandbox, "{\"fixture\": \"store\", "
-                                              "\"catalog_version\": 1}");
-
-    snprintf(id, size, "%s",
-             json_string_value(json_object_get(site, "instance_id")));
-    *instance = strdup(json_string_value(json_object_get(site, "instance")));
-    json_decref(site);
-}
-
-static void set_environment(void)
-{
-    const char *postgres = getenv("SITESMITH_TEST_POSTGRES_URL");
-    char value[512];
-    char key[65];
-
-    if (postgres && *postgres)
-        setenv("SITESMITH_DATABASE_URL", postgres, 1);
-    else {
-        snprintf(value, sizeof(value), "sqlite:%s/test.db", fx.dir);
-        setenv("SITESMITH_DATABASE_URL", value, 1);
-    }
-    snprintf(value, sizeof(value), "%s/data", fx.dir);
-    setenv("SITESMITH_DATA_DIR", value, 1);
-    setenv("SITESMITH_WIX_API_URL", fx.sandbox.wix_url, 1);
-    setenv("OPENAI_BASE_URL", fx.sandbox.openai_url, 1);
-    setenv("SITESMITH_REPLICATE_API_URL", fx.sandbox.replicate_url, 1);
-    setenv("OPENAI_API_KEY", "sk-test-api-key-0001", 1);
-    setenv("REPLICATE_API_TOKEN", "r8_test_api_token_0001", 1);
-    setenv("SITESMITH_WIX_APP_ID", SANDBOX_PROC_APP_ID, 1);
-    setenv("SITESMITH_WIX_APP_SECRET", SANDBOX_PROC_APP_SECRET, 1);
-    crypto_random_hex(key, 32);
-    setenv("SITESMITH_SECRET_KEY", key, 1);
-    setenv("SITESMITH_LOG_LEVEL", "warn", 1);
-}
-
-/* Records both sites; only the first gets credits. */
-static void prepare_store(void)
-{
-    struct error err;
-    struct store *st = store_open_config(fx.cfg, &err);
-    struct store_tx *tx;
-
-    assert_non_null(st);
-    assert_int_equal(store_migrate(st, app_schemas(), NULL, &err), 0);
-    tx = store_begin(st, &err);
-    assert_non_null(tx);
-    assert_int_equal(
-        store_instance_put(tx, fx.instance_id, "installed", "", NULL, &err), 0);
-    assert_int_equal(
-        store_instance_put(tx, fx.other_id, "installed", "", NULL, &err), 0);
-    assert_true(store_credits_grant(tx, fx.instance_id, START_CREDITS,
-                                    "test-grant", NULL, &err) >= 0);
-    assert_int_equal(store_commit(tx, &err), 0);
-    store_close(st);
-}
-
 static int setup(void **state)
 {
-    char program[1024];
-    const char *build = getenv("SITESMITH_BUILD_DIR");
-    char *argv[] = {program,     "serve", "--listen", "127.0.0.1:0",
-                    "--workers", "2",     NULL};
-    struct error err;
-
     (void)state;
-    assert_int_equal(crypto_init(), 0);
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/sitesmith-api-XXXXXX");
-    assert_non_null(mkdtemp(fx.dir));
+    serve_proc_make_dir(fx.dir, sizeof(fx.dir), "api");
     sandbox_proc_start(&fx.sandbox, NULL);
-    create_site(fx.instance_id, sizeof(fx.instance_id), &fx.instance);
-    create_site(fx.other_id, sizeof(fx.other_id), &fx.other_instance);
-    set_environment();
-    fx.cfg = config_load(NULL, &err);
-    assert_non_null(fx.cfg);
-    prepare_store();
-
-    snprintf(program, sizeof(program), "%s/sitesmith", build ? build : ".");
-    assert_int_equal(child_start(&fx.serve, "sitesmith serve", argv, &err), 0);
-    if (child_read_url(&fx.serve, 30000, fx.serve_url, sizeof(fx.serve_url),
-                       &err) != 0)
-        fail_msg("%s", err.message);
+    fx.instance = serve_proc_create_site(&fx.sandbox, fx.instance_id,
+                                         sizeof(fx.instance_id));
+    fx.other_instance =
+        serve_proc_create_site(&fx.sandbox, fx.other_id, sizeof(fx.other_id));
+    serve_proc_export(
+        &(struct serve_env){.dir = fx.dir,
+                            .database = "test.db",
+                            .postgres = 1,
+                            .sandbox = &fx.sandbox,
+                            .openai_key = "sk-test-api-key-0001",
+                            .replicate_token = "r8_test_api_token_0001"});
+    /* Only the first site gets credits. */
+    serve_store_seed(fx.instance_id, START_CREDITS, "test-grant");
+    serve_store_seed(fx.other_id, 0, NULL);
+    serve_proc_start(&fx.serve, NULL, 2);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    char command[128];
-
     (void)state;
-    assert_int_equal(child_stop(&fx.serve, 30000), 0);
+    assert_int_equal(serve_proc_stop(&fx.serve), 0);
     sandbox_proc_stop(&fx.sandbox);
-    config_free(fx.cfg);
     free(fx.instance);
     free(fx.other_instance);
-    snprintf(command, sizeof(command), "rm -rf %s", fx.dir);
-    return system(command) == 0 ? 0 : -1;
+    return serve_proc_remove_dir(fx.dir);
 }
 
 /* One HTTP call to serve; returns the parsed body (or NULL when not JSON). */
@@ -145,31 +74,18 @@ static json_t *api(const char *method, const char *path, const char *instance,
                    const char *content_type, const char *body, long *status,
                    struct http_client_response *keep)
 {
-    struct http_client_request req = {.method = method};
-    struct http_client_response resp = {0};
-    char url[512];
+    struct http_client_response resp;
     char instance_header[4096];
-    char type_header[128];
-    struct error err;
+    const char *headers[2] = {NULL, NULL};
     json_t *json;
-    int h = 0;
 
-    snprintf(url, sizeof(url), "%s%s", fx.serve_url, path);
-    req.url = url;
     if (instance) {
         snprintf(instance_header, sizeof(instance_header), "X-Wix-Instance: %s",
                  instance);
-        req.headers[h++] = instance_header;
+        headers[0] = instance_header;
     }
-    if (content_type) {
-        snprintf(type_header, sizeof(type_header), "Content-Type: %s",
-                 content_type);
-        req.headers[h++] = type_header;
-    }
-    req.body = body;
-    req.body_len = body ? strlen(body) : 0;
-    assert_int_equal(http_client_send(&req, &resp, &err), 0);
-    *status = resp.status;
+    *status = serve_proc_send(&fx.serve, method, path, headers, content_type,
+                              body, &resp);
     json = json_loads(resp.body.data ? resp.body.data : "", 0, NULL);
     if (keep)
         *keep = resp;
@@ -181,8 +97,7 @@ static json_t *api(const char *method, const char *path, const char *instance,
 static json_t *api_json(const char *method, const char *path,
                         const char *instance, const char *body, long *status)
 {
-    return api(method, path, instance, body ? "application/json" : NULL, body,
-               status, NULL);
+    return serve_proc_api(&fx.serve, method, path, instance, body, status);
 }
 
 /* Polls a generation until its state is one of the given states. */

@@ -4,13 +4,12 @@
  * SITESMITH_TEST_POSTGRES_URL), against a real sitesmith-sandbox, called
  * over HTTP with the dashboard's signed instance.
  */
-#include "core/child.h"
 #include "core/clock.h"
-#include "core/crypto.h"
 #include "core/json.h"
 #include "http/client.h"
-#include "pipelines/app.h"
 #include "sandbox_proc.h"
+#include "serve_proc.h"
+#include "serve_store.h"
 #include "store/store.h"
 
 #include <setjmp.h>
@@ -33,110 +32,46 @@ struct site {
 
 static struct {
     struct sandbox_proc sandbox;
-    struct child serve;
+    struct serve_proc serve;
     char dir[64];
-    char url[128];
     struct site rich;  /* has credits */
     struct site empty; /* has none */
 } fx;
 
 static void create_site(struct site *site)
 {
-    json_t *created = sandbox_proc_create_site(
-        &fx.sandbox, "{\"fixture\": \"store\", \"catalog_version\": 1}");
-
-    snprintf(site->id, sizeof(site->id), "%s",
-             json_string_value(json_object_get(created, "instance_id")));
     site->instance =
-        strdup(json_string_value(json_object_get(created, "instance")));
-    json_decref(created);
-}
-
-/* The environment `sitesmith serve` reads; also used to open the store. */
-static void export_settings(void)
-{
-    const char *postgres = getenv("SITESMITH_TEST_POSTGRES_URL");
-    char value[512];
-    char key[65];
-
-    if (postgres && *postgres) {
-        setenv("SITESMITH_DATABASE_URL", postgres, 1);
-    } else {
-        snprintf(value, sizeof(value), "sqlite:%s/images.db", fx.dir);
-        setenv("SITESMITH_DATABASE_URL", value, 1);
-    }
-    snprintf(value, sizeof(value), "%s/data", fx.dir);
-    setenv("SITESMITH_DATA_DIR", value, 1);
-    setenv("SITESMITH_WIX_API_URL", fx.sandbox.wix_url, 1);
-    setenv("OPENAI_BASE_URL", fx.sandbox.openai_url, 1);
-    setenv("SITESMITH_REPLICATE_API_URL", fx.sandbox.replicate_url, 1);
-    setenv("OPENAI_API_KEY", "sk-test-images-api", 1);
-    setenv("REPLICATE_API_TOKEN", "r8_test_images_api", 1);
-    setenv("SITESMITH_WIX_APP_ID", SANDBOX_PROC_APP_ID, 1);
-    setenv("SITESMITH_WIX_APP_SECRET", SANDBOX_PROC_APP_SECRET, 1);
-    crypto_random_hex(key, 32);
-    setenv("SITESMITH_SECRET_KEY", key, 1);
-    setenv("SITESMITH_LOG_LEVEL", "warn", 1);
-}
-
-/* Migrates the store and gives the rich site its credits. */
-static void seed_store(void)
-{
-    struct error err;
-    struct config *cfg = config_load(NULL, &err);
-    struct store *st = cfg ? store_open_config(cfg, &err) : NULL;
-    struct store_tx *tx;
-
-    assert_non_null(st);
-    assert_int_equal(store_migrate(st, app_schemas(), NULL, &err), 0);
-    tx = store_begin(st, &err);
-    assert_non_null(tx);
-    assert_int_equal(
-        store_instance_put(tx, fx.rich.id, "installed", "", NULL, &err), 0);
-    assert_int_equal(
-        store_instance_put(tx, fx.empty.id, "installed", "", NULL, &err), 0);
-    assert_int_equal(
-        store_credits_grant(tx, fx.rich.id, CREDITS, "grant-1", NULL, &err), 1);
-    assert_int_equal(store_commit(tx, &err), 0);
-    store_close(st);
-    config_free(cfg);
+        serve_proc_create_site(&fx.sandbox, site->id, sizeof(site->id));
 }
 
 static int setup(void **state)
 {
-    const char *build = getenv("SITESMITH_BUILD_DIR");
-    char program[1024];
-    char *argv[] = {program,     "serve", "--listen", "127.0.0.1:0",
-                    "--workers", "4",     NULL};
-    struct error err;
-
     (void)state;
-    assert_int_equal(crypto_init(), 0);
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/sitesmith-images-api-XXXXXX");
-    assert_non_null(mkdtemp(fx.dir));
+    serve_proc_make_dir(fx.dir, sizeof(fx.dir), "images-api");
     sandbox_proc_start(&fx.sandbox, NULL);
     create_site(&fx.rich);
     create_site(&fx.empty);
-    export_settings();
-    seed_store();
-    snprintf(program, sizeof(program), "%s/sitesmith", build ? build : ".");
-    assert_int_equal(child_start(&fx.serve, "sitesmith serve", argv, &err), 0);
-    if (child_read_url(&fx.serve, 30000, fx.url, sizeof(fx.url), &err) != 0)
-        fail_msg("%s", err.message);
+    serve_proc_export(
+        &(struct serve_env){.dir = fx.dir,
+                            .database = "images.db",
+                            .postgres = 1,
+                            .sandbox = &fx.sandbox,
+                            .openai_key = "sk-test-images-api",
+                            .replicate_token = "r8_test_images_api"});
+    serve_store_seed(fx.rich.id, CREDITS, "grant-1");
+    serve_store_seed(fx.empty.id, 0, NULL);
+    serve_proc_start(&fx.serve, NULL, 4);
     return 0;
 }
 
 static int teardown(void **state)
 {
-    char command[128];
-
     (void)state;
-    assert_int_equal(child_stop(&fx.serve, 30000), 0);
+    assert_int_equal(serve_proc_stop(&fx.serve), 0);
     sandbox_proc_stop(&fx.sandbox);
     free(fx.rich.instance);
     free(fx.empty.instance);
-    snprintf(command, sizeof(command), "rm -rf %s", fx.dir);
-    return system(command) == 0 ? 0 : -1;
+    return serve_proc_remove_dir(fx.dir);
 }
 
 /*
@@ -146,31 +81,8 @@ static int teardown(void **state)
 static json_t *call(const struct site *site, const char *method,
                     const char *path, const char *body, long expected)
 {
-    struct http_client_request req = {.method = method};
-    struct http_client_response resp = {0};
-    char url[768];
-    char instance[4096];
-    struct error err;
-    json_t *json;
-
-    snprintf(url, sizeof(url), "%s%s", fx.url, path);
-    snprintf(instance, sizeof(instance), "X-Wix-Instance: %s", site->instance);
-    req.url = url;
-    req.headers[0] = instance;
-    if (body) {
-        req.headers[1] = "Content-Type: application/json";
-        req.body = body;
-        req.body_len = strlen(body);
-    }
-    if (http_client_send(&req, &resp, &err) != 0)
-        fail_msg("%s %s: %s", method, path, err.message);
-    if (resp.status != expected)
-        fail_msg("%s %s: expected %ld, got %ld: %s", method, path, expected,
-                 resp.status, resp.body.data ? resp.body.data : "");
-    json = json_loads(resp.body.data ? resp.body.data : "{}", 0, NULL);
-    http_client_response_release(&resp);
-    assert_non_null(json);
-    return json;
+    return serve_proc_call(&fx.serve, method, path, site->instance, body,
+                           expected);
 }
 
 /* Polls the job until none of its items is at work; returns it. */
@@ -206,7 +118,7 @@ static size_t fetch_bytes(const char *path, const char *content_type)
     struct error err;
     size_t length;
 
-    snprintf(url, sizeof(url), "%s%s", fx.url, path);
+    snprintf(url, sizeof(url), "%s%s", fx.serve.url, path);
     snprintf(instance, sizeof(instance), "X-Wix-Instance: %s",
              fx.rich.instance);
     req.url = url;

@@ -5,10 +5,10 @@
  * in the database, because the program runs on the real clock.
  */
 #include "core/clock.h"
-#include "core/crypto.h"
 #include "core/json.h"
 #include "pipelines/app.h"
 #include "pipelines/campaigns.h"
+#include "serve_proc.h"
 #include "store/store.h"
 
 #include <setjmp.h>
@@ -92,28 +92,15 @@ static void plan_campaign(void)
 
 static int setup(void **state)
 {
-    char value[256];
-    char key[65];
     struct error err;
 
     (void)state;
-    assert_int_equal(crypto_init(), 0);
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/sitesmith-cli-campaigns-XXXXXX");
-    assert_non_null(mkdtemp(fx.dir));
-    snprintf(value, sizeof(value), "sqlite:%s/cli.db", fx.dir);
-    setenv("SITESMITH_DATABASE_URL", value, 1);
-    snprintf(value, sizeof(value), "%s/data", fx.dir);
-    setenv("SITESMITH_DATA_DIR", value, 1);
-    setenv("SITESMITH_WIX_API_URL", "http://127.0.0.1:9/wix", 1);
-    setenv("OPENAI_BASE_URL", "http://127.0.0.1:9/openai/v1", 1);
-    setenv("SITESMITH_REPLICATE_API_URL", "http://127.0.0.1:9/replicate/v1", 1);
-    setenv("OPENAI_API_KEY", "sk-test-cli-campaigns", 1);
-    setenv("REPLICATE_API_TOKEN", "r8_test_cli_campaigns", 1);
-    setenv("SITESMITH_WIX_APP_ID", "cli-app", 1);
-    setenv("SITESMITH_WIX_APP_SECRET", "cli-secret", 1);
-    crypto_random_hex(key, 32);
-    setenv("SITESMITH_SECRET_KEY", key, 1);
-    setenv("SITESMITH_LOG_LEVEL", "warn", 1);
+    serve_proc_make_dir(fx.dir, sizeof(fx.dir), "cli-campaigns");
+    serve_proc_export(
+        &(struct serve_env){.dir = fx.dir,
+                            .database = "cli.db",
+                            .openai_key = "sk-test-cli-campaigns",
+                            .replicate_token = "r8_test_cli_campaigns"});
     fx.cfg = config_load(NULL, &err);
     assert_non_null(fx.cfg);
     plan_campaign();
@@ -122,32 +109,16 @@ static int setup(void **state)
 
 static int teardown(void **state)
 {
-    char command[128];
-
     (void)state;
     config_free(fx.cfg);
-    snprintf(command, sizeof(command), "rm -rf %s", fx.dir);
-    return system(command) == 0 ? 0 : -1;
+    return serve_proc_remove_dir(fx.dir);
 }
 
 /* Runs sitesmith with args; returns its exit status and its output (stdout
  * and stderr) in out. */
 static int run(const char *args, char *out, size_t size)
 {
-    const char *build = getenv("SITESMITH_BUILD_DIR");
-    char command[2048];
-    FILE *pipe;
-    size_t length;
-    int status;
-
-    snprintf(command, sizeof(command), "%s/sitesmith %s 2>&1",
-             build ? build : ".", args);
-    pipe = popen(command, "r");
-    assert_non_null(pipe);
-    length = fread(out, 1, size - 1, pipe);
-    out[length] = '\0';
-    status = pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return serve_proc_run(args, out, size);
 }
 
 static void list_prints_campaign(void **state)

@@ -3,10 +3,10 @@
  * on a fresh SQLite file, against a real sitesmith-sandbox, with output
  * to a pipe (plain lines, no progress bar).
  */
-#include "core/crypto.h"
 #include "core/json.h"
-#include "pipelines/app.h"
 #include "sandbox_proc.h"
+#include "serve_proc.h"
+#include "serve_store.h"
 #include "store/store.h"
 
 #include <setjmp.h>
@@ -29,94 +29,39 @@ static struct {
 
 static void add_site(char out[128])
 {
-    json_t *site = sandbox_proc_create_site(
-        &fx.sandbox, "{\"fixture\": \"store\", \"catalog_version\": 1}");
-
-    snprintf(out, 128, "%s",
-             json_string_value(json_object_get(site, "instance_id")));
-    json_decref(site);
-}
-
-static void seed(const char *instance_id, int64_t credits)
-{
-    struct error err;
-    struct config *cfg = config_load(NULL, &err);
-    struct store *st = cfg ? store_open_config(cfg, &err) : NULL;
-    struct store_tx *tx;
-
-    assert_non_null(st);
-    assert_int_equal(store_migrate(st, app_schemas(), NULL, &err), 0);
-    tx = store_begin(st, &err);
-    assert_non_null(tx);
-    assert_int_equal(
-        store_instance_put(tx, instance_id, "installed", "", NULL, &err), 0);
-    assert_int_equal(
-        store_credits_grant(tx, instance_id, credits, "cli-grant", NULL, &err),
-        1);
-    assert_int_equal(store_commit(tx, &err), 0);
-    store_close(st);
-    config_free(cfg);
+    free(serve_proc_create_site(&fx.sandbox, out, 128));
 }
 
 static int setup(void **state)
 {
-    char value[256];
-    char key[65];
-
     (void)state;
-    assert_int_equal(crypto_init(), 0);
-    snprintf(fx.dir, sizeof(fx.dir), "/tmp/sitesmith-cli-products-XXXXXX");
-    assert_non_null(mkdtemp(fx.dir));
+    serve_proc_make_dir(fx.dir, sizeof(fx.dir), "cli-products");
     sandbox_proc_start(&fx.sandbox, NULL);
-    snprintf(value, sizeof(value), "sqlite:%s/cli.db", fx.dir);
-    setenv("SITESMITH_DATABASE_URL", value, 1);
-    snprintf(value, sizeof(value), "%s/data", fx.dir);
-    setenv("SITESMITH_DATA_DIR", value, 1);
-    setenv("SITESMITH_WIX_API_URL", fx.sandbox.wix_url, 1);
-    setenv("OPENAI_BASE_URL", fx.sandbox.openai_url, 1);
-    setenv("SITESMITH_REPLICATE_API_URL", fx.sandbox.replicate_url, 1);
-    setenv("OPENAI_API_KEY", "sk-test-cli-products", 1);
-    setenv("REPLICATE_API_TOKEN", "r8_test_cli_products", 1);
-    setenv("SITESMITH_WIX_APP_ID", SANDBOX_PROC_APP_ID, 1);
-    setenv("SITESMITH_WIX_APP_SECRET", SANDBOX_PROC_APP_SECRET, 1);
-    crypto_random_hex(key, 32);
-    setenv("SITESMITH_SECRET_KEY", key, 1);
-    setenv("SITESMITH_LOG_LEVEL", "warn", 1);
+    serve_proc_export(
+        &(struct serve_env){.dir = fx.dir,
+                            .database = "cli.db",
+                            .sandbox = &fx.sandbox,
+                            .openai_key = "sk-test-cli-products",
+                            .replicate_token = "r8_test_cli_products"});
     add_site(fx.instance_id);
     add_site(fx.poor_id);
-    seed(fx.instance_id, 100);
-    seed(fx.poor_id, 1);
+    serve_store_seed(fx.instance_id, 100, "cli-grant");
+    serve_store_seed(fx.poor_id, 1, "cli-grant");
     return 0;
 }
 
 static int teardown(void **state)
 {
-    char command[128];
-
     (void)state;
     sandbox_proc_stop(&fx.sandbox);
-    snprintf(command, sizeof(command), "rm -rf %s", fx.dir);
-    return system(command) == 0 ? 0 : -1;
+    return serve_proc_remove_dir(fx.dir);
 }
 
 /* Runs sitesmith with args; returns its exit status and its output (stdout
  * and stderr) in out. */
 static int run(const char *args, char *out, size_t size)
 {
-    const char *build = getenv("SITESMITH_BUILD_DIR");
-    char command[2048];
-    FILE *pipe;
-    size_t length;
-    int status;
-
-    snprintf(command, sizeof(command), "%s/sitesmith %s 2>&1",
-             build ? build : ".", args);
-    pipe = popen(command, "r");
-    assert_non_null(pipe);
-    length = fread(out, 1, size - 1, pipe);
-    out[length] = '\0';
-    status = pclose(pipe);
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+    return serve_proc_run(args, out, size);
 }
 
 /* The revisions (one more per update) of the products whose name starts

@@ -1,5 +1,7 @@
 #include "serve_proc.h"
 
+#include "core/crypto.h"
+
 #include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
@@ -7,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <cmocka.h>
@@ -107,4 +110,115 @@ json_t *serve_proc_api(struct serve_proc *proc, const char *method,
     json = json_loads(resp.body.data ? resp.body.data : "", 0, NULL);
     http_client_response_release(&resp);
     return json;
+}
+
+void serve_proc_make_dir(char *dir, size_t size, const char *name)
+{
+    assert_int_equal(crypto_init(), 0);
+    snprintf(dir, size, "/tmp/sitesmith-%s-XXXXXX", name);
+    assert_non_null(mkdtemp(dir));
+}
+
+int serve_proc_remove_dir(const char *dir)
+{
+    char command[512];
+
+    snprintf(command, sizeof(command), "rm -rf %s", dir);
+    return system(command) == 0 ? 0 : -1;
+}
+
+static void export_database(const struct serve_env *env)
+{
+    const char *postgres = getenv("SITESMITH_TEST_POSTGRES_URL");
+    char value[512];
+
+    if (env->postgres && postgres && *postgres) {
+        setenv("SITESMITH_DATABASE_URL", postgres, 1);
+    } else {
+        snprintf(value, sizeof(value), "sqlite:%s/%s", env->dir, env->database);
+        setenv("SITESMITH_DATABASE_URL", value, 1);
+    }
+    snprintf(value, sizeof(value), "%s/data", env->dir);
+    setenv("SITESMITH_DATA_DIR", value, 1);
+}
+
+void serve_proc_export(const struct serve_env *env)
+{
+    const struct sandbox_proc *sandbox = env->sandbox;
+    char key[65];
+
+    export_database(env);
+    setenv("SITESMITH_WIX_API_URL",
+           sandbox ? sandbox->wix_url : "http://127.0.0.1:9/wix", 1);
+    setenv("OPENAI_BASE_URL",
+           sandbox ? sandbox->openai_url : "http://127.0.0.1:9/openai/v1", 1);
+    setenv("SITESMITH_REPLICATE_API_URL",
+           sandbox ? sandbox->replicate_url : "http://127.0.0.1:9/replicate/v1",
+           1);
+    setenv("OPENAI_API_KEY", env->openai_key, 1);
+    setenv("REPLICATE_API_TOKEN", env->replicate_token, 1);
+    setenv("SITESMITH_WIX_APP_ID", SANDBOX_PROC_APP_ID, 1);
+    setenv("SITESMITH_WIX_APP_SECRET", SANDBOX_PROC_APP_SECRET, 1);
+    crypto_random_hex(key, 32);
+    setenv("SITESMITH_SECRET_KEY", key, 1);
+    setenv("SITESMITH_LOG_LEVEL", "warn", 1);
+}
+
+char *serve_proc_create_site(struct sandbox_proc *sandbox, char *id,
+                             size_t size)
+{
+    json_t *site = sandbox_proc_create_site(
+        sandbox, "{\"fixture\": \"store\", \"catalog_version\": 1}");
+    char *instance;
+
+    snprintf(id, size, "%s",
+             json_string_value(json_object_get(site, "instance_id")));
+    instance = strdup(json_string_value(json_object_get(site, "instance")));
+    assert_non_null(instance);
+    json_decref(site);
+    return instance;
+}
+
+json_t *serve_proc_call(struct serve_proc *proc, const char *method,
+                        const char *path, const char *instance,
+                        const char *body, long expected)
+{
+    struct http_client_response resp;
+    char instance_header[8192];
+    const char *headers[2] = {NULL, NULL};
+    long status;
+    json_t *json;
+
+    if (instance) {
+        snprintf(instance_header, sizeof(instance_header), "X-Wix-Instance: %s",
+                 instance);
+        headers[0] = instance_header;
+    }
+    status = serve_proc_send(proc, method, path, headers,
+                             body ? "application/json" : NULL, body, &resp);
+    if (status != expected)
+        fail_msg("%s %s: expected %ld, got %ld: %s", method, path, expected,
+                 status, resp.body.data ? resp.body.data : "");
+    json = json_loads(resp.body.data ? resp.body.data : "{}", 0, NULL);
+    http_client_response_release(&resp);
+    assert_non_null(json);
+    return json;
+}
+
+int serve_proc_run(const char *args, char *out, size_t size)
+{
+    const char *build = getenv("SITESMITH_BUILD_DIR");
+    char command[2048];
+    FILE *pipe;
+    size_t length;
+    int status;
+
+    snprintf(command, sizeof(command), "%s/sitesmith %s 2>&1",
+             build ? build : ".", args);
+    pipe = popen(command, "r");
+    assert_non_null(pipe);
+    length = fread(out, 1, size - 1, pipe);
+    out[length] = '\0';
+    status = pclose(pipe);
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
 }

@@ -18,6 +18,9 @@
 
 #include "core/child.h"
 #include "http/client.h"
+#include "sandbox_proc.h"
+
+#include <stddef.h>
 
 #include <jansson.h>
 
@@ -56,5 +59,57 @@ long serve_proc_send(struct serve_proc *proc, const char *method,
 json_t *serve_proc_api(struct serve_proc *proc, const char *method,
                        const char *path, const char *instance, const char *body,
                        long *status);
+
+/*
+ * What a test hands serve_proc_export: the environment `sitesmith serve`
+ * (and the sitesmith commands) read.
+ */
+struct serve_env {
+    const char *dir;      /* the test's temporary folder */
+    const char *database; /* SQLite file name inside dir */
+    int postgres;         /* use SITESMITH_TEST_POSTGRES_URL instead when set */
+    const struct sandbox_proc *sandbox; /* NULL: Wix and AI on a closed port */
+    const char *openai_key;
+    const char *replicate_token;
+};
+
+/*
+ * Initialises crypto and creates /tmp/sitesmith-NAME-XXXXXX into dir
+ * (size bytes). Fails the running test on an error.
+ */
+void serve_proc_make_dir(char *dir, size_t size, const char *name);
+
+/* Deletes dir and everything in it; returns 0 or -1 (for a teardown). */
+int serve_proc_remove_dir(const char *dir);
+
+/*
+ * Sets the database URL, data folder, service URLs (the sandbox's), API
+ * keys, app id and secret, a random secret key and log level "warn".
+ */
+void serve_proc_export(const struct serve_env *env);
+
+/*
+ * Records a site with the store fixture (catalog version 1) in sandbox,
+ * copies its instance id into id (size bytes) and returns its signed
+ * dashboard instance, which the caller frees.
+ */
+char *serve_proc_create_site(struct sandbox_proc *sandbox, char *id,
+                             size_t size);
+
+/*
+ * serve_proc_api that fails the test unless the status is expected, and
+ * reads an empty body as {}. The caller releases the result.
+ */
+json_t *serve_proc_call(struct serve_proc *proc, const char *method,
+                        const char *path, const char *instance,
+                        const char *body, long expected);
+
+/*
+ * Runs `sitesmith ARGS` (from $SITESMITH_BUILD_DIR) through the shell and
+ * reads its output, stdout and stderr, into out (size bytes, cut short
+ * and NUL-terminated). Returns its exit status, or -1 when it did not
+ * exit.
+ */
+int serve_proc_run(const char *args, char *out, size_t size);
 
 #endif
