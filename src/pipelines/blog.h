@@ -115,7 +115,10 @@ int blog_regenerate_ideas(struct app *app, const char *instance_id,
  * Cancels a generation that has not ended: its queued jobs are cancelled,
  * its state becomes cancelled and its reservation is released, in one
  * transaction. A job running at that moment does not move it on. An ended
- * generation is ERR_CONFLICT.
+ * generation is ERR_CONFLICT. So is one in publishing, whose draft may
+ * already be on the site and is charged, unless the site has removed the
+ * app: then the publish step stops before the draft if it can, and the
+ * generation names what was made.
  */
 int blog_cancel(struct app *app, const char *instance_id, const char *id,
                 struct error *err);

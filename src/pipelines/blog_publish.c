@@ -481,8 +481,10 @@ static int publish_advance(struct blog_job *bj, struct store_tx *tx,
 }
 
 /*
- * The owner cancelled while the step ran. What it made stays on the site,
- * so the generation names it and a warning is logged.
+ * The generation was cancelled while the step ran, which happens only when
+ * the site removed the app (the owner can't cancel once publishing). What
+ * the step made stays on the site, so the generation names it and a
+ * warning is logged.
  */
 static int publish_abandoned(struct blog_job *bj, struct store_tx *tx,
                              const json_t *output, struct error *err)

@@ -505,6 +505,59 @@ fail:
     return -1;
 }
 
+/* 1 when the site has removed the app, 0 when not, -1 on error. */
+static int site_removed(struct store_tx *tx, const char *instance_id,
+                        struct error *err)
+{
+    struct store_instance instance;
+    int rc;
+
+    memset(&instance, 0, sizeof(instance));
+    rc = store_instance_get(tx, instance_id, &instance, err);
+    if (rc == 1)
+        rc = strcmp(instance.state, "removed") == 0;
+    store_instance_clear(&instance);
+    return rc;
+}
+
+/*
+ * Checks that gen may be cancelled. Once publishing, the draft (or post)
+ * may already exist on the site, so only the removal of the app may stop
+ * it: nothing more may be written to a site that removed the app.
+ */
+static int check_cancellable(struct store_tx *tx,
+                             const struct store_generation *gen,
+                             struct error *err)
+{
+    json_t *input;
+    int removed;
+    int publish;
+
+    if (blog_state_ended(gen->state)) {
+        error_set(err, ERR_CONFLICT,
+                  "cannot cancel: generation %s has already ended (%s)",
+                  gen->id, gen->state);
+        snprintf(err->code, sizeof(err->code), "conflict");
+        return -1;
+    }
+    if (strcmp(gen->state, BLOG_PUBLISHING) != 0)
+        return 0;
+    removed = site_removed(tx, gen->instance_id, err);
+    if (removed != 0)
+        return removed < 0 ? -1 : 0;
+
+    input = json_loads(gen->input, 0, NULL);
+    publish = blog_options_publish(input);
+    json_decref(input);
+    error_set(err, ERR_CONFLICT,
+              "cannot cancel: the %s is being %s your Wix Blog and can't be "
+              "cancelled now; delete the %s in Wix if you don't want it",
+              publish ? "post" : "draft", publish ? "published on" : "saved to",
+              publish ? "post" : "draft");
+    snprintf(err->code, sizeof(err->code), "conflict");
+    return -1;
+}
+
 int blog_cancel(struct app *app, const char *instance_id, const char *id,
                 struct error *err)
 {
@@ -514,13 +567,8 @@ int blog_cancel(struct app *app, const char *instance_id, const char *id,
 
     if (!tx)
         return -1;
-    if (blog_state_ended(gen.state)) {
-        error_set(err, ERR_CONFLICT,
-                  "cannot cancel: generation %s has already ended (%s)", gen.id,
-                  gen.state);
-        snprintf(err->code, sizeof(err->code), "conflict");
+    if (check_cancellable(tx, &gen, err) != 0)
         goto fail;
-    }
     if (blog_set_state(tx, id, gen.state, BLOG_CANCELLED, err) != 0 ||
         queue_cancel_generation(tx, id, &cancelled, err) != 0 ||
         store_credits_release(tx, id, err) < 0)

@@ -288,10 +288,14 @@ static inline struct queue_job *blog_env_claim(struct blog_env *env,
     return rc == 1 ? job : NULL;
 }
 
-/* Records a failed attempt as the pool does, with the failed hook. */
-static inline void blog_env_fail_job(struct blog_env *env,
-                                     struct queue_job *job,
-                                     const struct error *cause)
+/*
+ * Records a failed attempt as the pool does: queue_fail(), then the failed
+ * hook (when not NULL) once the job will not be retried.
+ */
+static inline void blog_env_fail_with(struct blog_env *env,
+                                      struct queue_job *job,
+                                      const struct error *cause,
+                                      queue_failed_fn failed)
 {
     struct store_tx *tx;
     struct error err;
@@ -301,17 +305,88 @@ static inline void blog_env_fail_job(struct blog_env *env,
     tx = store_begin(env->app->store, &err);
     assert_non_null(tx);
     if (queue_fail(tx, job, cause, NULL, &will_retry, &err) != 0 ||
-        (!will_retry && blog_job_failed(tx, job, cause, env->app, &err) != 0)) {
+        (!will_retry && failed &&
+         failed(tx, job, cause, env->app, &err) != 0)) {
         store_rollback(tx);
         fail_msg("recording a failed job: %s", err.message);
     }
     assert_int_equal(store_commit(tx, &err), 0);
 }
 
+/* Records a failed blog attempt as the pool does, with the failed hook. */
+static inline void blog_env_fail_job(struct blog_env *env,
+                                     struct queue_job *job,
+                                     const struct error *cause)
+{
+    blog_env_fail_with(env, job, cause, blog_job_failed);
+}
+
+/* A job kind with the handlers the worker pool runs it with. */
+struct blog_env_kind {
+    const char *kind;
+    queue_handler_fn run;
+    queue_failed_fn failed;
+};
+
+/* Commits queue_finish() for a job whose handler did not finish it. */
+static inline void blog_env_finish(struct blog_env *env, struct queue_job *job)
+{
+    struct store_tx *tx;
+    struct error err;
+
+    error_clear(&err);
+    tx = store_begin(env->app->store, &err);
+    assert_non_null(tx);
+    assert_int_equal(queue_finish(tx, job, &err), 0);
+    assert_int_equal(store_commit(tx, &err), 0);
+}
+
+/*
+ * Claims one due job of kinds (ended by a NULL kind, at most 7) and runs it
+ * as the pool does: 1 when one ran, 0 when none was due. A run that fails
+ * with the error code crash_code (when not NULL) is abandoned as a killed
+ * worker's is, so its lease stays until it expires.
+ */
+static inline int blog_env_run_kind(struct blog_env *env,
+                                    const struct blog_env_kind *kinds,
+                                    const char *crash_code)
+{
+    const char *names[8];
+    struct queue_claim_options options = {.kinds = names};
+    const struct blog_env_kind *kind = kinds;
+    struct queue_job *job = NULL;
+    struct error err;
+    size_t count = 0;
+    int rc;
+
+    for (; kinds[count].kind && count < 7; count++)
+        names[count] = kinds[count].kind;
+    names[count] = NULL;
+    error_clear(&err);
+    rc = queue_claim(env->app->store, &options, &job, &err);
+    if (rc < 0)
+        fail_msg("queue_claim: %s", err.message);
+    if (rc == 0)
+        return 0;
+
+    while (strcmp(kind->kind, job->kind) != 0)
+        kind++;
+    if (job->attempt > job->max_attempts) {
+        error_set(&err, ERR_PERMANENT, "job ran out of attempts");
+        blog_env_fail_with(env, job, &err, kind->failed);
+    } else if (kind->run(env->app->store, job, env->app, &err) != 0) {
+        if (!crash_code || strcmp(err.code, crash_code) != 0)
+            blog_env_fail_with(env, job, &err, kind->failed);
+    } else if (!job->finished) {
+        blog_env_finish(env, job);
+    }
+    queue_job_free(job);
+    return 1;
+}
+
 /* Runs a claimed job as the pool does, and frees it. */
 static inline void blog_env_run_job(struct blog_env *env, struct queue_job *job)
 {
-    struct store_tx *tx;
     struct error err;
 
     error_clear(&err);
@@ -322,10 +397,7 @@ static inline void blog_env_run_job(struct blog_env *env, struct queue_job *job)
                              env->app, &err) != 0) {
         blog_env_fail_job(env, job, &err);
     } else if (!job->finished) {
-        tx = store_begin(env->app->store, &err);
-        assert_non_null(tx);
-        assert_int_equal(queue_finish(tx, job, &err), 0);
-        assert_int_equal(store_commit(tx, &err), 0);
+        blog_env_finish(env, job);
     }
     queue_job_free(job);
 }
@@ -341,20 +413,29 @@ static inline int blog_env_run_one(struct blog_env *env)
     return 1;
 }
 
-/* The generation's state, into out. */
-static inline void blog_env_state(struct blog_env *env, const char *id,
-                                  char out[32])
+/* Reads the generation as the store has it; free gen with
+ * store_generation_clear(). */
+static inline void blog_env_load(struct blog_env *env, const char *id,
+                                 struct store_generation *gen)
 {
     struct store_tx *tx;
-    struct store_generation gen;
     struct error err;
 
     error_clear(&err);
     tx = store_begin_read(env->app->store, &err);
     assert_non_null(tx);
-    if (blog_generation_load(tx, env->instance_id, id, 0, &gen, &err) != 0)
+    if (blog_generation_load(tx, env->instance_id, id, 0, gen, &err) != 0)
         fail_msg("loading generation %s: %s", id, err.message);
     store_rollback(tx);
+}
+
+/* The generation's state, into out. */
+static inline void blog_env_state(struct blog_env *env, const char *id,
+                                  char out[32])
+{
+    struct store_generation gen;
+
+    blog_env_load(env, id, &gen);
     snprintf(out, 32, "%s", gen.state);
     store_generation_clear(&gen);
 }

@@ -356,6 +356,7 @@ static void draft_token_rejected_once(void **state)
 static void draft_token_rejected_twice(void **state)
 {
     struct blog_env *env = *state;
+    struct store_generation gen;
     char id[STORE_UUID_SIZE];
 
     blog_env_start(env, env->backend);
@@ -368,20 +369,9 @@ static void draft_token_rejected_twice(void **state)
      * the cover it made is named on the failed generation. */
     expect_failed(env, id, "unauthorized", "no longer authorized");
     assert_int_equal(blog_env_drafts(env), 0);
-    {
-        struct store_tx *tx;
-        struct store_generation gen;
-        struct error err;
-
-        error_clear(&err);
-        tx = store_begin_read(env->app->store, &err);
-        assert_non_null(tx);
-        assert_int_equal(
-            blog_generation_load(tx, env->instance_id, id, 0, &gen, &err), 0);
-        store_rollback(tx);
-        assert_non_null(strstr(gen.wix_ids, "mediaId"));
-        store_generation_clear(&gen);
-    }
+    blog_env_load(env, id, &gen);
+    assert_non_null(strstr(gen.wix_ids, "mediaId"));
+    store_generation_clear(&gen);
 }
 
 #define FAULT_TESTS(ON)                                                        \

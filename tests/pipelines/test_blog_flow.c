@@ -683,28 +683,37 @@ static void wait_for_request(struct blog_env *env, const char *method,
     fail_msg("no %s %s reached the sandbox", method, prefix);
 }
 
-/* Claims the next job and runs it on a thread; cancels the generation
- * once a request to prefix arrived (the sandbox delays it). */
-static void cancel_during(struct blog_env *env, const char *id,
-                          const char *method, const char *prefix)
+static void remove_app(struct blog_env *env);
+
+/* Claims the next job and runs it on a thread. Once a request to prefix
+ * arrived (the sandbox delays it), marks the app removed when removed is
+ * set, then cancels the generation. Returns blog_cancel()'s result, with
+ * its error in err. */
+static int cancel_during(struct blog_env *env, const char *id,
+                         const char *method, const char *prefix, int removed,
+                         struct error *err)
 {
     struct job_thread t = {.env = env};
     pthread_t thread;
-    struct error err;
+    int rc;
 
     t.job = blog_env_claim(env, 0);
     assert_non_null(t.job);
     assert_int_equal(pthread_create(&thread, NULL, run_claimed, &t), 0);
     wait_for_request(env, method, prefix);
-    error_clear(&err);
-    assert_int_equal(blog_cancel(env->app, env->instance_id, id, &err), 0);
+    if (removed)
+        remove_app(env);
+    error_clear(err);
+    rc = blog_cancel(env->app, env->instance_id, id, err);
     pthread_join(thread, NULL);
+    return rc;
 }
 
 static void cancel_during_image(void **state)
 {
     struct blog_env *env = *state;
     char id[STORE_UUID_SIZE];
+    struct error err;
     json_t *view;
 
     blog_env_start(env, env->backend);
@@ -712,7 +721,8 @@ static void cancel_during_image(void **state)
 
     blog_env_fault(env, "{\"endpoint\": \"POST /replicate/v1/models/*\", "
                         "\"mode\": \"delay\", \"delay_ms\": 1500}");
-    cancel_during(env, id, "POST", "/replicate/v1/models/");
+    assert_int_equal(
+        cancel_during(env, id, "POST", "/replicate/v1/models/", 0, &err), 0);
 
     /* The running step did not move the generation on, and cancelled the
      * prediction it had started. */
@@ -725,21 +735,85 @@ static void cancel_during_image(void **state)
     assert_int_equal(blog_env_credits(env).available, BLOG_ENV_CREDITS);
 }
 
-static void cancel_during_publish(void **state)
+static void cancel_during_publish_rejected(void **state)
 {
     struct blog_env *env = *state;
     char id[STORE_UUID_SIZE];
+    struct error err;
     json_t *view;
 
     blog_env_start(env, env->backend);
     blog_env_run_to(env, REQUEST, id, BLOG_PUBLISHING);
 
-    /* The cancel lands while Wix creates the draft. */
+    /* The cancel lands while Wix creates the draft: too late. */
     blog_env_fault(env, "{\"endpoint\": \"POST /wix/blog/v3/draft-posts\", "
                         "\"mode\": \"delay\", \"delay_ms\": 1500}");
-    cancel_during(env, id, "POST", "/wix/blog/v3/draft-posts");
+    expect_error(
+        cancel_during(env, id, "POST", "/wix/blog/v3/draft-posts", 0, &err),
+        &err, ERR_CONFLICT, "conflict");
+    assert_non_null(strstr(err.message, "being saved to your Wix Blog"));
+    assert_non_null(strstr(err.message, "delete the draft in Wix"));
 
-    /* The draft exists, and the cancelled generation names it. */
+    /* The step went on: the draft exists and is charged. */
+    view = blog_env_view(env, id);
+    assert_string_equal(view_string(view, "state"), BLOG_DONE);
+    assert_int_equal(blog_env_drafts(env), 1);
+    assert_non_null(view_string(view, "draft_post_id"));
+    assert_int_equal(
+        json_integer_value(json_object_get(view, "credits_charged")),
+        blog_env_cost(env));
+    json_decref(view);
+    assert_int_equal(blog_env_credits(env).available,
+                     BLOG_ENV_CREDITS - blog_env_cost(env));
+    assert_int_equal(blog_env_credits(env).reserved, 0);
+}
+
+/* Marks the test site as having removed the app, as the AppRemoved
+ * webhook does before it cancels the site's work. */
+static void remove_app(struct blog_env *env)
+{
+    struct store_tx *tx;
+    struct error err;
+
+    error_clear(&err);
+    tx = store_begin(env->app->store, &err);
+    assert_non_null(tx);
+    assert_int_equal(
+        store_instance_put(tx, env->instance_id, "removed", NULL, NULL, &err),
+        0);
+    assert_int_equal(store_commit(tx, &err), 0);
+}
+
+/* True when the generation names a cover in its Wix ids. */
+static int names_cover(struct blog_env *env, const char *id)
+{
+    struct store_generation gen;
+    int found;
+
+    blog_env_load(env, id, &gen);
+    found = gen.wix_ids && strstr(gen.wix_ids, "mediaId");
+    store_generation_clear(&gen);
+    return found;
+}
+
+static void removal_during_draft_create(void **state)
+{
+    struct blog_env *env = *state;
+    char id[STORE_UUID_SIZE];
+    struct error err;
+    json_t *view;
+
+    blog_env_start(env, env->backend);
+    blog_env_run_to(env, REQUEST, id, BLOG_PUBLISHING);
+
+    /* The app's removal cancels even a publishing generation. */
+    blog_env_fault(env, "{\"endpoint\": \"POST /wix/blog/v3/draft-posts\", "
+                        "\"mode\": \"delay\", \"delay_ms\": 1500}");
+    assert_int_equal(
+        cancel_during(env, id, "POST", "/wix/blog/v3/draft-posts", 1, &err), 0);
+
+    /* The draft was already on its way: the cancelled generation names it
+     * and its cover, and charges nothing. */
     view = blog_env_view(env, id);
     assert_string_equal(view_string(view, "state"), BLOG_CANCELLED);
     assert_int_equal(blog_env_drafts(env), 1);
@@ -747,8 +821,36 @@ static void cancel_during_publish(void **state)
     assert_int_equal(
         json_integer_value(json_object_get(view, "credits_charged")), 0);
     json_decref(view);
+    assert_true(names_cover(env, id));
     assert_int_equal(blog_env_credits(env).available, BLOG_ENV_CREDITS);
     assert_int_equal(blog_env_credits(env).reserved, 0);
+}
+
+static void removal_during_media_import(void **state)
+{
+    struct blog_env *env = *state;
+    char id[STORE_UUID_SIZE];
+    struct error err;
+    json_t *view;
+
+    blog_env_start(env, env->backend);
+    blog_env_run_to(env, REQUEST, id, BLOG_PUBLISHING);
+    blog_env_fault(env, "{\"endpoint\": \"POST "
+                        "/wix/site-media/v1/files/import\", \"mode\": "
+                        "\"delay\", \"delay_ms\": 1500}");
+    assert_int_equal(cancel_during(env, id, "POST",
+                                   "/wix/site-media/v1/files/import", 1, &err),
+                     0);
+
+    /* The step stopped before the draft; the imported cover is named. */
+    view = blog_env_view(env, id);
+    assert_string_equal(view_string(view, "state"), BLOG_CANCELLED);
+    assert_true(json_is_null(json_object_get(view, "draft_post_id")));
+    json_decref(view);
+    assert_int_equal(blog_env_drafts(env), 0);
+    assert_int_equal(blog_env_covers(env), 1);
+    assert_true(names_cover(env, id));
+    assert_int_equal(blog_env_credits(env).available, BLOG_ENV_CREDITS);
 }
 
 #define FLOW_TESTS(ON)                                                         \
@@ -766,7 +868,9 @@ static void cancel_during_publish(void **state)
     ON(list_pages_newest_first)                                                \
     ON(cancel_between_steps)                                                   \
     ON(cancel_during_image)                                                    \
-    ON(cancel_during_publish)
+    ON(cancel_during_publish_rejected)                                         \
+    ON(removal_during_draft_create)                                            \
+    ON(removal_during_media_import)
 
 int main(void)
 {
