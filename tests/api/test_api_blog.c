@@ -266,8 +266,11 @@ static void generation_ends_with_draft(void **state)
     assert_int_equal(status, 202);
 
     gen = wait_state(id, "done", "failed");
-    assert_string_equal(json_string_value(json_object_get(gen, "state")),
-                        "done");
+    if (strcmp(json_string_value(json_object_get(gen, "state")), "done") != 0) {
+        char *text = json_dumps(json_object_get(gen, "error"), JSON_COMPACT);
+
+        fail_msg("generation failed: %s", text);
+    }
     draft_id = json_string_value(json_object_get(gen, "draft_post_id"));
     assert_non_null(draft_id);
     charged = json_integer_value(json_object_get(gen, "credits_charged"));
