@@ -7,7 +7,9 @@
  * a retried step that finds the id waits on that prediction instead of
  * creating another. Replicate deletes outputs after about an hour, so the
  * bytes are downloaded as soon as the prediction succeeds, checked to be
- * an image, and kept under SITESMITH_DATA_DIR for the publish step.
+ * an image, and kept under SITESMITH_DATA_DIR for the publish step. A
+ * prediction that timed out, failed with a transient error or whose output
+ * expired first is given up, and the job's next attempt creates another.
  */
 #include "pipelines/blog_internal.h"
 
@@ -20,6 +22,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -181,6 +184,8 @@ static int save_checkpoint(struct blog_job *bj, const json_t *checkpoint,
     return store_commit(tx, err);
 }
 
+/* Creates a prediction and replaces *checkpoint (an earlier checkpoint
+ * without a prediction, or NULL) with one that names it. */
 static int create_prediction(struct blog_job *bj, json_t **checkpoint,
                              struct error *err)
 {
@@ -191,6 +196,8 @@ static int create_prediction(struct blog_job *bj, json_t **checkpoint,
         .model = bj->settings.image_model,
     };
     json_t *input;
+    json_t *fresh;
+    json_t *failed;
     int rc;
 
     if (!prompt)
@@ -214,33 +221,104 @@ static int create_prediction(struct blog_job *bj, json_t **checkpoint,
         return -1;
     }
 
-    *checkpoint = json_pack("{s:s, s:s, s:I}", "prediction_id", prediction.id,
-                            "model", bj->settings.image_model, "created_at_ms",
-                            (json_int_t)clock_now_ms());
+    /* The new checkpoint keeps the list of earlier failed predictions. */
+    fresh = json_pack("{s:s, s:s, s:I}", "prediction_id", prediction.id,
+                      "model", bj->settings.image_model, "created_at_ms",
+                      (json_int_t)clock_now_ms());
     replicate_prediction_release(&prediction);
+    failed = json_object_get(*checkpoint, "failed_predictions");
+    if (fresh && failed)
+        json_object_set(fresh, "failed_predictions", failed);
+    json_decref(*checkpoint);
+    *checkpoint = fresh;
+    if (!fresh)
+        return error_set(err, ERR_PERMANENT, "out of memory");
     log_info("blog", "cover prediction created generation=%s prediction=%s",
              bj->gen.id,
              json_string_value(json_object_get(*checkpoint, "prediction_id")));
     return save_checkpoint(bj, *checkpoint, err);
 }
 
-/* Forgets a prediction that timed out, so that the next attempt creates a
- * new one instead of waiting on one that Replicate cancelled. */
-static void forget_prediction(struct blog_job *bj, const json_t *checkpoint)
+/*
+ * True for a failed prediction whose model error requests a retry, such as
+ * "Prediction interrupted; please retry (code: PA)". A content error such
+ * as E005 ("flagged as sensitive") fails the same way again.
+ * NOTE: no list of Replicate's retryable errors was found; "please retry"
+ * matches the interruption message (code PA) that users report.
+ */
+static int transient_failure(const char *model_error)
+{
+    static const char *const permanent[] = {"(E005)", "sensitive", "NSFW",
+                                            NULL};
+
+    if (!model_error || !strcasestr(model_error, "please retry"))
+        return 0;
+    for (size_t i = 0; permanent[i]; i++) {
+        if (strcasestr(model_error, permanent[i]))
+            return 0;
+    }
+    return 1;
+}
+
+/*
+ * True when a new prediction may succeed where this one failed: it timed
+ * out (Replicate cancelled it), its output expired before the download,
+ * or the model failed with a transient error.
+ */
+static int needs_new_prediction(const struct error *err,
+                                const struct replicate_prediction *prediction)
+{
+    return strcmp(err->code, REPLICATE_ERR_TIMEOUT) == 0 ||
+           strcmp(err->code, REPLICATE_ERR_OUTPUT_EXPIRED) == 0 ||
+           (strcmp(err->code, REPLICATE_ERR_FAILED) == 0 &&
+            transient_failure(prediction->error));
+}
+
+/*
+ * Forgets a prediction that can't give the cover, so that the next
+ * attempt creates a new one. One transaction records the prediction and
+ * its error under "failed_predictions" and clears "prediction_id". Then
+ * err becomes ERR_RETRYABLE, so the queue backs off and tries again
+ * while the job has attempts left. The written post stays checkpointed.
+ */
+static int forget_prediction(struct blog_job *bj, const json_t *checkpoint,
+                             struct error *err)
 {
     json_t *forgotten = json_deep_copy(checkpoint);
-    struct error err;
+    json_t *failed = json_object_get(forgotten, "failed_predictions");
+    struct error save_err;
+    int rc;
 
-    error_clear(&err);
+    if (!forgotten)
+        return error_set(err, ERR_PERMANENT, "out of memory");
+    if (!json_is_array(failed)) {
+        failed = json_array();
+        json_object_set_new(forgotten, "failed_predictions", failed);
+    }
+    json_array_append_new(
+        failed, json_pack("{s:O, s:s, s:s}", "id",
+                          json_object_get(checkpoint, "prediction_id"), "code",
+                          err->code, "error", err->message));
     json_object_del(forgotten, "prediction_id");
-    json_object_set(forgotten, "timed_out_prediction_id",
-                    json_object_get(checkpoint, "prediction_id"));
-    if (save_checkpoint(bj, forgotten, &err) != 0)
-        log_warn("blog",
-                 "cannot forget a timed-out prediction generation=%s "
-                 "error=\"%s\"",
-                 bj->gen.id, err.message);
+
+    error_clear(&save_err);
+    rc = save_checkpoint(bj, forgotten, &save_err);
     json_decref(forgotten);
+    if (rc != 0) {
+        log_warn("blog",
+                 "cannot forget a failed prediction generation=%s "
+                 "error=\"%s\"",
+                 bj->gen.id, save_err.message);
+        *err = save_err;
+        return -1;
+    }
+    log_warn("blog",
+             "cover prediction failed, a new one follows generation=%s "
+             "job=%" PRId64 " attempt=%d code=%s error=\"%s\"",
+             bj->gen.id, bj->job->id, bj->job->attempt, err->code,
+             err->message);
+    err->kind = ERR_RETRYABLE;
+    return -1;
 }
 
 /* Downloads the output and keeps it; fills the rest of the checkpoint. */
@@ -298,8 +376,6 @@ static int image_work(struct blog_job *bj, json_t **output, struct error *err)
         return 0;
     }
     if (!checkpoint || !json_object_get(checkpoint, "prediction_id")) {
-        json_decref(checkpoint);
-        checkpoint = NULL;
         if (create_prediction(bj, &checkpoint, err) != 0)
             goto fail;
     }
@@ -329,8 +405,8 @@ static int image_work(struct blog_job *bj, json_t **output, struct error *err)
                        "prediction %s succeeded without an output", id);
     if (rc == 0)
         rc = keep_output(bj, prediction.outputs[0], checkpoint, err);
-    else if (strcmp(err->code, REPLICATE_ERR_TIMEOUT) == 0)
-        forget_prediction(bj, checkpoint);
+    if (rc != 0 && needs_new_prediction(err, &prediction))
+        forget_prediction(bj, checkpoint, err);
     replicate_prediction_release(&prediction);
     if (rc != 0)
         goto fail;

@@ -10,7 +10,8 @@
  *                "image"     {prediction_id, model, created_at_ms}, and
  *                            once downloaded also output_url,
  *                            output_at_ms, path, content_type, bytes,
- *                            width, height
+ *                            width, height; failed_predictions[] lists
+ *                            {id, code, error} of predictions given up
  *                "publish"   {media_id, media_url, width, height,
  *                             member_id, draft_post_id, draft_url}
  *                "usage"     OpenAI tokens of every call so far

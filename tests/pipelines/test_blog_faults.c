@@ -1,6 +1,7 @@
 /*
  * The blog pipeline when the services fail: OpenAI rate limits, server
- * errors and responses cut at the token cap, a failed Replicate prediction,
+ * errors and responses cut at the token cap, failed Replicate predictions
+ * (for good, or interrupted and made again), an expired output,
  * a media import that Wix marks FAILED, an output URL too old to import,
  * a draft whose answer is lost after Wix created it, and rejected tokens.
  */
@@ -168,6 +169,84 @@ static void prediction_fails(void **state)
                      1);
     assert_int_equal(blog_env_drafts(env), 0);
     assert_int_equal(blog_env_covers(env), 0);
+}
+
+#define INTERRUPTED_CONFIG(count)                                              \
+    "{\"replicate\": {\"fail_next\": " #count ", \"fail_error\": "             \
+    "\"Prediction interrupted; please retry (code: PA)\"}}"
+
+/* How many predictions the image checkpoint lists as failed. */
+static size_t failed_predictions(struct blog_env *env, const char *id)
+{
+    struct store_generation gen;
+    json_t *checkpoints;
+    size_t count;
+
+    blog_env_load(env, id, &gen);
+    checkpoints = json_loads(gen.checkpoints, 0, NULL);
+    store_generation_clear(&gen);
+    count = json_array_size(json_at(checkpoints, "image.failed_predictions"));
+    json_decref(checkpoints);
+    return count;
+}
+
+static void interrupted_prediction_retried(void **state)
+{
+    struct blog_env *env = *state;
+    char id[STORE_UUID_SIZE];
+
+    blog_env_start(env, env->backend);
+    sandbox_proc_configure(&env->sandbox, INTERRUPTED_CONFIG(1));
+    blog_env_run_to(env, REQUEST, id, BLOG_DONE);
+
+    /* A second prediction made the cover; the post was written once. */
+    expect_done(env, id);
+    assert_int_equal(blog_env_count(env, "POST", "/replicate/v1/models/", -1),
+                     2);
+    assert_int_equal(
+        blog_env_count(env, "POST", "/openai/v1/chat/completions", 200), 2);
+    assert_int_equal(failed_predictions(env, id), 1);
+    assert_int_equal(blog_env_covers(env), 1);
+}
+
+static void interrupted_every_attempt(void **state)
+{
+    struct blog_env *env = *state;
+    char id[STORE_UUID_SIZE];
+    json_t *view;
+
+    blog_env_start(env, env->backend);
+    sandbox_proc_configure(&env->sandbox, INTERRUPTED_CONFIG(10));
+    blog_env_run_to(env, REQUEST, id, BLOG_DONE);
+
+    /* One new prediction per attempt of the job, then the generation
+     * fails with its credits released and its post kept. */
+    expect_failed(env, id, "retryable", "image");
+    assert_int_equal(blog_env_count(env, "POST", "/replicate/v1/models/", -1),
+                     QUEUE_DEFAULT_MAX_ATTEMPTS);
+    assert_int_equal(failed_predictions(env, id), QUEUE_DEFAULT_MAX_ATTEMPTS);
+    view = blog_env_view(env, id);
+    assert_non_null(view_string(view, "post.title"));
+    json_decref(view);
+    assert_int_equal(blog_env_drafts(env), 0);
+}
+
+static void output_expired_before_download(void **state)
+{
+    struct blog_env *env = *state;
+    char id[STORE_UUID_SIZE];
+
+    blog_env_start(env, env->backend);
+    blog_env_run_to(env, REQUEST, id, BLOG_GENERATING_IMAGE);
+
+    /* The first output is gone when the step downloads it. */
+    blog_env_fault(env, "{\"endpoint\": \"GET /replicate/files/*\", "
+                        "\"status\": 404, \"count\": 1}");
+    blog_env_run_until(env, id, BLOG_DONE);
+    expect_done(env, id);
+    assert_int_equal(blog_env_count(env, "POST", "/replicate/v1/models/", -1),
+                     2);
+    assert_int_equal(failed_predictions(env, id), 1);
 }
 
 static void media_import_failed_uploads(void **state)
@@ -379,6 +458,9 @@ static void draft_token_rejected_twice(void **state)
     ON(openai_server_errors_then_success)                                      \
     ON(answer_cut_at_token_cap)                                                \
     ON(prediction_fails)                                                       \
+    ON(interrupted_prediction_retried)                                         \
+    ON(interrupted_every_attempt)                                              \
+    ON(output_expired_before_download)                                         \
     ON(media_import_failed_uploads)                                            \
     ON(old_output_url_uploads)                                                 \
     ON(kept_bytes_lost_downloads_again)                                        \
