@@ -13,30 +13,6 @@
 #include "pipelines/images_internal.h"
 #include "products_env.h"
 
-/* Records a failed attempt as the pool does, with the failed hook. */
-static inline void images_env_fail_job(struct blog_env *env,
-                                       struct queue_job *job,
-                                       const struct error *cause)
-{
-    int process = strcmp(job->kind, IMAGES_JOB_PROCESS) == 0;
-    struct store_tx *tx;
-    struct error err;
-    int will_retry = 0;
-
-    error_clear(&err);
-    tx = store_begin(env->app->store, &err);
-    assert_non_null(tx);
-    if (queue_fail(tx, job, cause, NULL, &will_retry, &err) != 0 ||
-        (!will_retry &&
-         (process
-              ? images_process_failed(tx, job, cause, env->app, &err)
-              : images_apply_failed(tx, job, cause, env->app, &err)) != 0)) {
-        store_rollback(tx);
-        fail_msg("recording a failed job: %s", err.message);
-    }
-    assert_int_equal(store_commit(tx, &err), 0);
-}
-
 /*
  * Runs one due image job: 1 when one ran, 0 when none was due. A run that
  * stops at the test crash point is abandoned as a killed worker's is: its
@@ -44,37 +20,13 @@ static inline void images_env_fail_job(struct blog_env *env,
  */
 static inline int images_env_run_one(struct blog_env *env)
 {
-    static const char *const kinds[] = {IMAGES_JOB_PROCESS, IMAGES_JOB_APPLY,
-                                        NULL};
-    struct queue_claim_options options = {.kinds = kinds};
-    struct queue_job *job = NULL;
-    struct store_tx *tx;
-    struct error err;
-    int rc;
+    static const struct blog_env_kind kinds[] = {
+        {IMAGES_JOB_PROCESS, images_process_run, images_process_failed},
+        {IMAGES_JOB_APPLY, images_apply_run, images_apply_failed},
+        {NULL, NULL, NULL},
+    };
 
-    error_clear(&err);
-    rc = queue_claim(env->app->store, &options, &job, &err);
-    if (rc < 0)
-        fail_msg("queue_claim: %s", err.message);
-    if (rc == 0)
-        return 0;
-    if (job->attempt > job->max_attempts) {
-        error_set(&err, ERR_PERMANENT, "job ran out of attempts");
-        images_env_fail_job(env, job, &err);
-    } else if ((strcmp(job->kind, IMAGES_JOB_PROCESS) == 0
-                    ? images_process_run(env->app->store, job, env->app, &err)
-                    : images_apply_run(env->app->store, job, env->app, &err)) !=
-               0) {
-        if (strcmp(err.code, IMAGES_ERR_CRASH_POINT) != 0)
-            images_env_fail_job(env, job, &err);
-    } else if (!job->finished) {
-        tx = store_begin(env->app->store, &err);
-        assert_non_null(tx);
-        assert_int_equal(queue_finish(tx, job, &err), 0);
-        assert_int_equal(store_commit(tx, &err), 0);
-    }
-    queue_job_free(job);
-    return 1;
+    return blog_env_run_kind(env, kinds, IMAGES_ERR_CRASH_POINT);
 }
 
 static inline struct images_progress images_env_progress(struct blog_env *env,

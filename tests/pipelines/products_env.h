@@ -38,64 +38,17 @@ static inline void products_env_start(struct blog_env *env,
     blog_env_open(env);
 }
 
-/* Records a failed attempt as the pool does, with the failed hook. */
-static inline void products_env_fail_job(struct blog_env *env,
-                                         struct queue_job *job,
-                                         const struct error *cause)
-{
-    int generate = strcmp(job->kind, PRODUCTS_JOB_GENERATE) == 0;
-    struct store_tx *tx;
-    struct error err;
-    int will_retry = 0;
-
-    error_clear(&err);
-    tx = store_begin(env->app->store, &err);
-    assert_non_null(tx);
-    if (queue_fail(tx, job, cause, NULL, &will_retry, &err) != 0 ||
-        (!will_retry &&
-         (generate
-              ? products_generate_failed(tx, job, cause, env->app, &err)
-              : products_write_failed(tx, job, cause, env->app, &err)) != 0)) {
-        store_rollback(tx);
-        fail_msg("recording a failed job: %s", err.message);
-    }
-    assert_int_equal(store_commit(tx, &err), 0);
-}
-
 /* Runs one due product job: 1 when one ran, 0 when none was due. */
 static inline int products_env_run_one(struct blog_env *env)
 {
-    static const char *const kinds[] = {PRODUCTS_JOB_GENERATE,
-                                        PRODUCTS_JOB_WRITE, NULL};
-    struct queue_claim_options options = {.kinds = kinds};
-    struct queue_job *job = NULL;
-    struct store_tx *tx;
-    struct error err;
-    int rc;
+    static const struct blog_env_kind kinds[] = {
+        {PRODUCTS_JOB_GENERATE, products_generate_run,
+         products_generate_failed},
+        {PRODUCTS_JOB_WRITE, products_write_run, products_write_failed},
+        {NULL, NULL, NULL},
+    };
 
-    error_clear(&err);
-    rc = queue_claim(env->app->store, &options, &job, &err);
-    if (rc < 0)
-        fail_msg("queue_claim: %s", err.message);
-    if (rc == 0)
-        return 0;
-    if (job->attempt > job->max_attempts) {
-        error_set(&err, ERR_PERMANENT, "job ran out of attempts");
-        products_env_fail_job(env, job, &err);
-    } else if ((strcmp(job->kind, PRODUCTS_JOB_GENERATE) == 0
-                    ? products_generate_run(env->app->store, job, env->app,
-                                            &err)
-                    : products_write_run(env->app->store, job, env->app,
-                                         &err)) != 0) {
-        products_env_fail_job(env, job, &err);
-    } else if (!job->finished) {
-        tx = store_begin(env->app->store, &err);
-        assert_non_null(tx);
-        assert_int_equal(queue_finish(tx, job, &err), 0);
-        assert_int_equal(store_commit(tx, &err), 0);
-    }
-    queue_job_free(job);
-    return 1;
+    return blog_env_run_kind(env, kinds, NULL);
 }
 
 static inline struct products_progress
@@ -219,42 +172,7 @@ static inline void products_env_id(struct blog_env *env, const char *name,
 static inline int products_env_count(struct blog_env *env, const char *method,
                                      const char *prefix, long status)
 {
-    json_t *log = sandbox_proc_requests(&env->sandbox);
-    size_t i;
-    json_t *entry;
-    int count = 0;
-
-    json_array_foreach(log, i, entry)
-    {
-        const char *entry_method =
-            json_string_value(json_object_get(entry, "method"));
-        const char *path = json_string_value(json_object_get(entry, "path"));
-
-        if (!entry_method || !path || strcmp(entry_method, method) != 0 ||
-            strncmp(path, prefix, strlen(prefix)) != 0)
-            continue;
-        if (status &&
-            json_integer_value(json_object_get(entry, "status")) != status)
-            continue;
-        count++;
-    }
-    json_decref(log);
-    return count;
-}
-
-static inline struct store_credits products_env_credits(struct blog_env *env)
-{
-    struct store_credits credits;
-    struct store_tx *tx;
-    struct error err;
-
-    error_clear(&err);
-    tx = store_begin_read(env->app->store, &err);
-    assert_non_null(tx);
-    assert_int_equal(store_credits_get(tx, env->instance_id, &credits, &err),
-                     0);
-    store_rollback(tx);
-    return credits;
+    return blog_env_count(env, method, prefix, status ? status : -1);
 }
 
 /* The SEO title tag's text in a product's seoData, or "". */

@@ -70,7 +70,7 @@ static void check_applied_once(struct blog_env *env, const char *job_id,
     assert_string_equal(
         json_string_value(json_at(after, "media[2].id")),
         json_string_value(json_object_get(item, "new_media_id")));
-    credits = products_env_credits(env);
+    credits = blog_env_credits(env);
     assert_int_equal(credits.available,
                      BLOG_ENV_CREDITS - env->app->costs.image_item);
     assert_int_equal(credits.reserved, 0);

@@ -80,7 +80,7 @@ static void test_apply_then_restore(void **state)
     assert_string_equal(media_id_at(applied, 1), new_id);
     assert_string_equal(media_id_at(applied, 2), media_id_at(before, 2));
     assert_int_equal(products_env_count(&env, "PUT", "/wixmp/upload/", 200), 1);
-    credits = products_env_credits(&env);
+    credits = blog_env_credits(&env);
     assert_int_equal(credits.available,
                      BLOG_ENV_CREDITS - env.app->costs.image_item);
     assert_int_equal(credits.reserved, 0);
@@ -91,7 +91,7 @@ static void test_apply_then_restore(void **state)
     restored = images_env_media(&env, product_id);
     assert_true(json_equal(json_object_get(restored, "media"),
                            json_object_get(before, "media")));
-    credits = products_env_credits(&env);
+    credits = blog_env_credits(&env);
     assert_int_equal(credits.available,
                      BLOG_ENV_CREDITS - env.app->costs.image_item);
 
@@ -102,7 +102,7 @@ static void test_apply_then_restore(void **state)
     applied = images_env_media(&env, product_id);
     assert_string_equal(media_id_at(applied, 1), new_id);
     assert_int_equal(products_env_count(&env, "PUT", "/wixmp/upload/", 200), 1);
-    credits = products_env_credits(&env);
+    credits = blog_env_credits(&env);
     assert_int_equal(credits.available,
                      BLOG_ENV_CREDITS - env.app->costs.image_item);
 
@@ -225,7 +225,7 @@ static json_t *run_failing(struct blog_env *env, const char *settings,
                         IMAGES_FAILED);
     assert_int_equal(
         json_integer_value(json_object_get(item, "credits_charged")), 0);
-    credits = products_env_credits(env);
+    credits = blog_env_credits(env);
     assert_int_equal(credits.available, BLOG_ENV_CREDITS);
     assert_int_equal(credits.reserved, 0);
     return item;
@@ -346,7 +346,7 @@ static void test_short_balance_rejected(void **state)
         -1);
     assert_int_equal(err.kind, ERR_INSUFFICIENT_CREDITS);
     assert_int_equal(cost, 45);
-    assert_int_equal(products_env_credits(&env).available, 40);
+    assert_int_equal(blog_env_credits(&env).available, 40);
     json_decref(body);
     blog_env_stop(&env);
 }

@@ -256,7 +256,7 @@ static void test_larger_result_skipped(void **state)
     assert_true(json_integer_value(json_at(item, "after.bytes")) >
                 json_integer_value(json_at(item, "before.bytes")));
     check_size_rule(item, 0);
-    credits = products_env_credits(&env);
+    credits = blog_env_credits(&env);
     assert_int_equal(credits.available, BLOG_ENV_CREDITS);
     assert_int_equal(credits.reserved, 0);
     json_decref(item);

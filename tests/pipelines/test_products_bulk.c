@@ -225,8 +225,8 @@ static void bulk_auto_survives_trouble(void **state)
                                  "parent_id = ?)",
                                  job_id),
                      BULK_PRODUCTS);
-    assert_int_equal(products_env_credits(env).reserved, 0);
-    assert_int_equal(products_env_credits(env).available,
+    assert_int_equal(blog_env_credits(env).reserved, 0);
+    assert_int_equal(blog_env_credits(env).available,
                      BULK_CREDITS - BULK_PRODUCTS * BULK_FIELDS);
     assert_all_written(env, job_id);
 }

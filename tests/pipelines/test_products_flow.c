@@ -56,7 +56,7 @@ static void review_apply_revert(void **state)
              product_id);
     products_env_create(env, request, job_id);
 
-    credits = products_env_credits(env);
+    credits = blog_env_credits(env);
     assert_int_equal(credits.reserved, 4);
     assert_int_equal(credits.available, BLOG_ENV_CREDITS - 4);
     products_env_settle(env, job_id);
@@ -75,7 +75,7 @@ static void review_apply_revert(void **state)
     assert_true(json_string_length(json_at(item, "after.seo_description")) > 0);
     /* Review mode: nothing is written before the owner applies. */
     assert_int_equal(products_env_count(env, "PATCH", "/wix/stores/", 0), 0);
-    assert_int_equal(products_env_credits(env).reserved, 4);
+    assert_int_equal(blog_env_credits(env).reserved, 4);
 
     json_decref(products_env_act(env, job_id, PRODUCTS_APPLY,
                                  (const char *const *)&item_id, 1, 0));
@@ -88,7 +88,7 @@ static void review_apply_revert(void **state)
         json_string_value(json_at(item, "after.description")));
     assert_string_equal(products_env_seo_title(applied),
                         json_string_value(json_at(item, "after.seo_title")));
-    credits = products_env_credits(env);
+    credits = blog_env_credits(env);
     assert_int_equal(credits.reserved, 0);
     assert_int_equal(credits.available, BLOG_ENV_CREDITS - 4);
 
@@ -101,7 +101,7 @@ static void review_apply_revert(void **state)
     reverted = products_env_product(env, product_id, NULL);
     assert_same_text(reverted, original);
     /* The revert is free. */
-    assert_int_equal(products_env_credits(env).available, BLOG_ENV_CREDITS - 4);
+    assert_int_equal(blog_env_credits(env).available, BLOG_ENV_CREDITS - 4);
     assert_int_equal(products_env_count(env, "PATCH", "/wix/stores/", 0), 2);
 
     json_decref(reverted);
@@ -185,8 +185,8 @@ static void edit_before_apply_conflicts(void **state)
     assert_string_equal(json_string_value(json_object_get(product, "name")),
                         "Ocean Blue Shirt");
     assert_int_equal(products_env_count(env, "PATCH", "/wix/stores/", 200), 1);
-    assert_int_equal(products_env_credits(env).available, BLOG_ENV_CREDITS);
-    assert_int_equal(products_env_credits(env).reserved, 0);
+    assert_int_equal(blog_env_credits(env).available, BLOG_ENV_CREDITS);
+    assert_int_equal(blog_env_credits(env).reserved, 0);
 
     answer = products_env_act(env, job_id, PRODUCTS_REGENERATE,
                               (const char *const *)&item_id, 1, 0);
@@ -244,7 +244,7 @@ static void untaken_write_fails_item(void **state)
     message = json_string_value(json_at(item_at(items, 0), "error.message"));
     assert_non_null(strstr(message, "name"));
     assert_non_null(strstr(message, "does not hold"));
-    assert_int_equal(products_env_credits(env).available, BLOG_ENV_CREDITS);
+    assert_int_equal(blog_env_credits(env).available, BLOG_ENV_CREDITS);
     assert_int_equal(json_integer_value(
                          json_object_get(item_at(items, 0), "credits_charged")),
                      0);
@@ -292,8 +292,8 @@ static void too_few_credits(void **state)
     assert_int_equal(err.kind, ERR_INSUFFICIENT_CREDITS);
     assert_non_null(strstr(err.message, "balance 5, cost 8"));
     assert_int_equal(cost, 8);
-    assert_int_equal(products_env_credits(env).available, 5);
-    assert_int_equal(products_env_credits(env).reserved, 95);
+    assert_int_equal(blog_env_credits(env).available, 5);
+    assert_int_equal(blog_env_credits(env).reserved, 95);
     jobs = products_job_list_json(env->app, env->instance_id, 10, NULL, &err);
     assert_non_null(jobs);
     assert_int_equal(json_array_size(json_object_get(jobs, "jobs")), 0);
@@ -389,8 +389,8 @@ static void cancel_finishes_running(void **state)
     assert_int_equal(count_state(items, PRODUCTS_READY), 1);
     assert_int_equal(count_state(items, PRODUCTS_CANCELLED),
                      (int)json_array_size(items) - 1);
-    assert_int_equal(products_env_credits(env).reserved, 1);
-    assert_int_equal(products_env_credits(env).available, BLOG_ENV_CREDITS - 1);
+    assert_int_equal(blog_env_credits(env).reserved, 1);
+    assert_int_equal(blog_env_credits(env).available, BLOG_ENV_CREDITS - 1);
     assert_int_equal(products_env_count(env, "POST", "/openai/", 0), 1);
     assert_int_equal(
         products_job_cancel(env->app, env->instance_id, job_id, &err), -1);
@@ -777,7 +777,7 @@ static void selection_errors_create_nothing(void **state)
     assert_int_equal(err.kind, ERR_PERMANENT);
     assert_non_null(strstr(err.message, "Wix Stores is not installed"));
     assert_string_equal(err.code, PRODUCTS_ERR_NO_STORES);
-    assert_int_equal(products_env_credits(env).reserved, 0);
+    assert_int_equal(blog_env_credits(env).reserved, 0);
     json_decref(site);
     json_decref(body);
 }
