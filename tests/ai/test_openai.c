@@ -60,18 +60,18 @@ static int reset_sandbox(void **state)
  * value pairs of settings. */
 static struct openai_client *new_client(const char *const *settings)
 {
-    struct config *cfg = config_new_empty();
+    static const char *const defaults[] = {"OPENAI_API_KEY",
+                                           API_KEY,
+                                           "SITESMITH_OPENAI_RPM",
+                                           "0",
+                                           "SITESMITH_OPENAI_TPM",
+                                           "0",
+                                           NULL};
+    struct config *cfg = ai_sandbox_config(&sandbox, "OPENAI_BASE_URL",
+                                           "/openai/v1", defaults, settings);
     struct openai_client *client;
     struct error err;
-    char url[300];
 
-    snprintf(url, sizeof(url), "%s/openai/v1", sandbox.base_url);
-    config_set(cfg, "OPENAI_API_KEY", API_KEY);
-    config_set(cfg, "OPENAI_BASE_URL", url);
-    config_set(cfg, "SITESMITH_OPENAI_RPM", "0");
-    config_set(cfg, "SITESMITH_OPENAI_TPM", "0");
-    for (size_t i = 0; settings && settings[i]; i += 2)
-        config_set(cfg, settings[i], settings[i + 1]);
     client = openai_client_new(cfg, &err);
     if (!client)
         fail_msg("openai_client_new: %s", err.message);
@@ -92,17 +92,6 @@ static struct openai_request product_request(const char *input)
 
 static const char plain_input[] =
     "Product: linen summer shirt, breathable, relaxed fit, three colours.";
-
-static void add_fault(const char *fmt, ...)
-{
-    char spec[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(spec, sizeof(spec), fmt, ap);
-    va_end(ap);
-    ai_faults_add(&sandbox, spec);
-}
 
 static int chat_calls(void)
 {
@@ -281,7 +270,8 @@ static void malformed_body_not_retried(void **state)
     struct error err;
 
     (void)state;
-    add_fault("{\"endpoint\":\"POST " CHAT_PATH "\",\"mode\":\"malformed\"}");
+    ai_faults_addf(&sandbox, "{\"endpoint\":\"POST " CHAT_PATH
+                             "\",\"mode\":\"malformed\"}");
     assert_int_equal(openai_chat_json(client, &request, &result, &err), -1);
     assert_int_equal(err.kind, ERR_RETRYABLE);
     assert_string_equal(err.code, OPENAI_ERR_BAD_RESPONSE);
@@ -301,7 +291,8 @@ static void truncated_body_retried(void **state)
     struct error err;
 
     (void)state;
-    add_fault("{\"endpoint\":\"POST " CHAT_PATH "\",\"mode\":\"truncate\"}");
+    ai_faults_addf(&sandbox, "{\"endpoint\":\"POST " CHAT_PATH
+                             "\",\"mode\":\"truncate\"}");
     assert_int_equal(openai_chat_json(client, &request, &result, &err), 0);
     assert_int_equal(result.attempts, 2);
     assert_true(json_is_object(result.content));
@@ -320,8 +311,9 @@ static void timeout_retried(void **state)
     struct error err;
 
     (void)state;
-    add_fault("{\"endpoint\":\"POST " CHAT_PATH "\",\"mode\":\"delay\","
-              "\"delay_ms\":1500}");
+    ai_faults_addf(&sandbox,
+                   "{\"endpoint\":\"POST " CHAT_PATH "\",\"mode\":\"delay\","
+                   "\"delay_ms\":1500}");
     assert_int_equal(openai_chat_json(client, &request, &result, &err), 0);
     assert_int_equal(result.attempts, 2);
 
@@ -340,8 +332,9 @@ static void rate_limit_waits_retry_after(void **state)
     int64_t start = clock_monotonic_ms();
 
     (void)state;
-    add_fault("{\"endpoint\":\"POST " CHAT_PATH "\",\"status\":429,"
-              "\"retry_after_s\":1}");
+    ai_faults_addf(&sandbox,
+                   "{\"endpoint\":\"POST " CHAT_PATH "\",\"status\":429,"
+                   "\"retry_after_s\":1}");
     assert_int_equal(openai_chat_json(client, &request, &result, &err), 0);
     assert_int_equal(result.attempts, 2);
     assert_true(clock_monotonic_ms() - start >= 1000);
@@ -362,8 +355,9 @@ static void rate_limit_without_wait_backs_off(void **state)
     int64_t elapsed;
 
     (void)state;
-    add_fault("{\"endpoint\":\"POST " CHAT_PATH "\",\"status\":429,"
-              "\"count\":2}");
+    ai_faults_addf(&sandbox,
+                   "{\"endpoint\":\"POST " CHAT_PATH "\",\"status\":429,"
+                   "\"count\":2}");
     assert_int_equal(openai_chat_json(client, &request, &result, &err), 0);
     elapsed = clock_monotonic_ms() - start;
     assert_int_equal(result.attempts, 3);
@@ -384,8 +378,9 @@ static void rate_limit_gives_up_after_three(void **state)
     struct error err;
 
     (void)state;
-    add_fault("{\"endpoint\":\"POST " CHAT_PATH "\",\"status\":429,"
-              "\"count\":5}");
+    ai_faults_addf(&sandbox,
+                   "{\"endpoint\":\"POST " CHAT_PATH "\",\"status\":429,"
+                   "\"count\":5}");
     assert_int_equal(openai_chat_json(client, &request, &result, &err), -1);
     assert_int_equal(err.kind, ERR_RATE_LIMITED);
     assert_int_equal(err.http_status, 429);
@@ -405,8 +400,10 @@ static void server_errors_then_success(void **state)
     struct error err;
 
     (void)state;
-    add_fault("{\"endpoint\":\"POST " CHAT_PATH "\",\"status\":503}");
-    add_fault("{\"endpoint\":\"POST " CHAT_PATH "\",\"status\":500}");
+    ai_faults_addf(&sandbox,
+                   "{\"endpoint\":\"POST " CHAT_PATH "\",\"status\":503}");
+    ai_faults_addf(&sandbox,
+                   "{\"endpoint\":\"POST " CHAT_PATH "\",\"status\":500}");
     assert_int_equal(openai_chat_json(client, &request, &result, &err), 0);
     assert_int_equal(result.attempts, 3);
     assert_int_equal(ai_faults_count(&sandbox, "POST", CHAT_PATH, 503), 1);
@@ -511,7 +508,8 @@ static void key_never_logged(void **state)
     log_set_output(out);
     log_set_level(LOG_DEBUG);
     client = new_client(NULL);
-    add_fault("{\"endpoint\":\"POST " CHAT_PATH "\",\"status\":503}");
+    ai_faults_addf(&sandbox,
+                   "{\"endpoint\":\"POST " CHAT_PATH "\",\"status\":503}");
     assert_int_equal(openai_chat_json(client, &request, &result, &err), 0);
     openai_result_release(&result);
     openai_client_free(client);

@@ -59,33 +59,19 @@ static int reset_sandbox(void **state)
  * value pairs of settings. */
 static struct replicate_client *new_client(const char *const *settings)
 {
-    struct config *cfg = config_new_empty();
+    static const char *const defaults[] = {
+        "REPLICATE_API_TOKEN", API_TOKEN, "SITESMITH_REPLICATE_RPM", "0", NULL};
+    struct config *cfg =
+        ai_sandbox_config(&sandbox, "SITESMITH_REPLICATE_API_URL",
+                          "/replicate/v1", defaults, settings);
     struct replicate_client *client;
     struct error err;
-    char url[300];
 
-    snprintf(url, sizeof(url), "%s/replicate/v1", sandbox.base_url);
-    config_set(cfg, "REPLICATE_API_TOKEN", API_TOKEN);
-    config_set(cfg, "SITESMITH_REPLICATE_API_URL", url);
-    config_set(cfg, "SITESMITH_REPLICATE_RPM", "0");
-    for (size_t i = 0; settings && settings[i]; i += 2)
-        config_set(cfg, settings[i], settings[i + 1]);
     client = replicate_client_new(cfg, &err);
     if (!client)
         fail_msg("replicate_client_new: %s", err.message);
     config_free(cfg);
     return client;
-}
-
-static void add_fault(const char *fmt, ...)
-{
-    char spec[1024];
-    va_list ap;
-
-    va_start(ap, fmt);
-    vsnprintf(spec, sizeof(spec), fmt, ap);
-    va_end(ap);
-    ai_faults_add(&sandbox, spec);
 }
 
 static int flux_creates(void)
@@ -203,8 +189,9 @@ static void polls_retried_after_server_errors(void **state)
 
     (void)state;
     assert_int_equal(create_flux(client, "a lamp", 0, &created, &err), 0);
-    add_fault("{\"endpoint\":\"GET /replicate/v1/predictions/*\","
-              "\"status\":503,\"count\":2}");
+    ai_faults_addf(&sandbox,
+                   "{\"endpoint\":\"GET /replicate/v1/predictions/*\","
+                   "\"status\":503,\"count\":2}");
     assert_int_equal(replicate_wait(client, created.id, &done, &err), 0);
     assert_int_equal(done.status, REPLICATE_SUCCEEDED);
     assert_int_equal(
@@ -378,8 +365,9 @@ static void create_timeout_not_repeated(void **state)
     json_t *list;
 
     (void)state;
-    add_fault("{\"endpoint\":\"POST " FLUX_PATH "\",\"mode\":\"delay\","
-              "\"delay_ms\":1000}");
+    ai_faults_addf(&sandbox,
+                   "{\"endpoint\":\"POST " FLUX_PATH "\",\"mode\":\"delay\","
+                   "\"delay_ms\":1000}");
     expect_create_unknown(settings);
 
     /* The slow create did make a prediction: sending it again would have
@@ -397,14 +385,16 @@ static void create_timeout_not_repeated(void **state)
 static void dropped_create_not_repeated(void **state)
 {
     (void)state;
-    add_fault("{\"endpoint\":\"POST " FLUX_PATH "\",\"mode\":\"drop\"}");
+    ai_faults_addf(&sandbox,
+                   "{\"endpoint\":\"POST " FLUX_PATH "\",\"mode\":\"drop\"}");
     expect_create_unknown(NULL);
 }
 
 static void server_error_create_not_repeated(void **state)
 {
     (void)state;
-    add_fault("{\"endpoint\":\"POST " FLUX_PATH "\",\"status\":500}");
+    ai_faults_addf(&sandbox,
+                   "{\"endpoint\":\"POST " FLUX_PATH "\",\"status\":500}");
     expect_create_unknown(NULL);
 }
 
@@ -416,8 +406,9 @@ static void rate_limited_create_waits(void **state)
     int64_t start = clock_monotonic_ms();
 
     (void)state;
-    add_fault("{\"endpoint\":\"POST " FLUX_PATH "\",\"status\":429,"
-              "\"retry_after_s\":1}");
+    ai_faults_addf(&sandbox,
+                   "{\"endpoint\":\"POST " FLUX_PATH "\",\"status\":429,"
+                   "\"retry_after_s\":1}");
     assert_int_equal(create_flux(client, "a cup", 0, &created, &err), 0);
     assert_true(clock_monotonic_ms() - start >= 1000);
     assert_int_equal(ai_faults_count(&sandbox, "POST", FLUX_PATH, 429), 1);

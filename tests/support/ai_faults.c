@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -13,6 +14,17 @@ void ai_faults_add(struct ai_sandbox *sandbox, const char *spec_json)
                                    spec_json, 201);
 
     json_decref(rule);
+}
+
+void ai_faults_addf(struct ai_sandbox *sandbox, const char *fmt, ...)
+{
+    char spec[1024];
+    va_list ap;
+
+    va_start(ap, fmt);
+    vsnprintf(spec, sizeof(spec), fmt, ap);
+    va_end(ap);
+    ai_faults_add(sandbox, spec);
 }
 
 static int entry_matches(const json_t *entry, const char *method,

@@ -17,6 +17,10 @@
  */
 void ai_faults_add(struct ai_sandbox *sandbox, const char *spec_json);
 
+/* As ai_faults_add(), with spec_json formatted from fmt as by printf. */
+void ai_faults_addf(struct ai_sandbox *sandbox, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /*
  * Counts the calls in the sandbox's request log with this method whose
  * path starts with path_prefix and, when status is not -1, whose final

@@ -64,6 +64,24 @@ void ai_sandbox_reset(struct ai_sandbox *sandbox)
     sandbox_proc_reset(&sandbox->proc);
 }
 
+struct config *ai_sandbox_config(struct ai_sandbox *sandbox,
+                                 const char *url_name, const char *url_path,
+                                 const char *const *defaults,
+                                 const char *const *settings)
+{
+    struct config *cfg = config_new_empty();
+    char url[300];
+
+    assert_non_null(cfg);
+    snprintf(url, sizeof(url), "%s%s", sandbox->base_url, url_path);
+    config_set(cfg, url_name, url);
+    for (size_t i = 0; defaults && defaults[i]; i += 2)
+        config_set(cfg, defaults[i], defaults[i + 1]);
+    for (size_t i = 0; settings && settings[i]; i += 2)
+        config_set(cfg, settings[i], settings[i + 1]);
+    return cfg;
+}
+
 static unsigned read_be32(const unsigned char *p)
 {
     return (unsigned)p[0] << 24 | (unsigned)p[1] << 16 | (unsigned)p[2] << 8 |

@@ -10,6 +10,7 @@
 #ifndef SITESMITH_TEST_AI_SANDBOX_H
 #define SITESMITH_TEST_AI_SANDBOX_H
 
+#include "core/config.h"
 #include "http/client.h"
 #include "sandbox_proc.h"
 
@@ -54,6 +55,16 @@ void ai_sandbox_advance(struct ai_sandbox *sandbox, int64_t seconds);
 
 /* POST /__sandbox/reset: clears all state and settings. */
 void ai_sandbox_reset(struct ai_sandbox *sandbox);
+
+/*
+ * Returns a new configuration (free it with config_free()) for a client of
+ * the sandbox: url_name set to base_url + url_path, then the NULL-ended
+ * name and value pairs of defaults, then those of settings (may be NULL).
+ */
+struct config *ai_sandbox_config(struct ai_sandbox *sandbox,
+                                 const char *url_name, const char *url_path,
+                                 const char *const *defaults,
+                                 const char *const *settings);
 
 /*
  * Reads width, height and colour type (2 RGB, 6 RGBA) from a PNG's IHDR
