@@ -3,6 +3,7 @@
  * command line, with the job's workers in this process and a progress bar.
  */
 #include "cli/cli.h"
+#include "cli/cli_jobs.h"
 #include "core/clock.h"
 #include "core/log.h"
 #include "pipelines/app.h"
@@ -60,14 +61,6 @@ static const char usage[] =
     "Shows a progress bar on a terminal and plain lines otherwise. On\n"
     "SIGINT or SIGTERM it stops its workers; the job goes on with\n"
     "`sitesmith worker` or `sitesmith serve`. Exits 0 when no item failed.\n";
-
-static volatile sig_atomic_t interrupted;
-
-static void on_signal(int signal_number)
-{
-    (void)signal_number;
-    interrupted = 1;
-}
 
 static int usage_error(const char *fmt, const char *value)
 {
@@ -226,7 +219,7 @@ static int follow(struct app *app, const char *instance_id, const char *job_id,
     int64_t last_line = 0;
     int64_t last_done = -1;
 
-    while (!interrupted) {
+    while (!cli_jobs_interrupted) {
         if (products_job_progress(app, instance_id, job_id, progress, err) != 0)
             return -1;
         if (tty) {
@@ -243,36 +236,12 @@ static int follow(struct app *app, const char *instance_id, const char *job_id,
     }
     if (tty)
         fputc('\n', stderr);
-    return interrupted ? 1 : 0;
+    return cli_jobs_interrupted ? 1 : 0;
 }
 
 /* ------------------------------------------------------------------ */
 /* The command                                                         */
 /* ------------------------------------------------------------------ */
-
-static int read_pool_options(struct cli_context *ctx,
-                             struct queue_pool_options *options)
-{
-    const char *text = cli_option(ctx->argc, ctx->argv, "--workers");
-    struct error err;
-    char *end;
-    long value;
-
-    error_clear(&err);
-    if (queue_pool_options_from_config(ctx->cfg, options, &err) != 0) {
-        fprintf(stderr, "sitesmith products optimize: %s\n", err.message);
-        return -1;
-    }
-    if (!text)
-        return 0;
-    value = strtol(text, &end, 10);
-    if (end == text || *end || value < 1 || value > 256)
-        return usage_error("--workers: invalid value \"%s\": expected an "
-                           "integer from 1 to 256",
-                           text);
-    options->workers = (int)value;
-    return 0;
-}
 
 static void print_summary(const char *job_id, const struct products_progress *p,
                           int auto_mode)
@@ -309,9 +278,8 @@ static int optimize(struct cli_context *ctx, const char *instance_id,
         goto out;
     printf("job %s started: cost %" PRId64 " credits\n", job_id, cost);
     fflush(stdout);
-    pool = queue_pool_new(app->store, options, &err);
-    if (!pool || app_register_jobs(app, pool, &err) != 0 ||
-        queue_pool_start(pool, &err) != 0)
+    pool = cli_jobs_start_pool(app, options, &err);
+    if (!pool)
         goto out;
     followed = follow(app, instance_id, job_id, &progress, &err);
     if (followed == 0) {
@@ -345,7 +313,7 @@ static int run_optimize(struct cli_context *ctx)
         "--workers",       NULL};
     const char *instance_id = cli_option(ctx->argc, ctx->argv, "--instance-id");
     struct queue_pool_options options;
-    struct sigaction action;
+    struct error err;
     json_t *request;
     int rc;
 
@@ -355,16 +323,21 @@ static int run_optimize(struct cli_context *ctx)
         usage_error("--instance-id is missing%s", "");
         return CLI_USAGE;
     }
-    if (read_pool_options(ctx, &options) != 0)
+    switch (cli_jobs_pool_options(ctx, 1, &options, &err)) {
+    case 0:
+        break;
+    case -2:
+        usage_error("%s", err.message);
         return CLI_USAGE;
+    default:
+        fprintf(stderr, "sitesmith products optimize: %s\n", err.message);
+        return CLI_USAGE;
+    }
     request = build_request(ctx->argc, ctx->argv);
     if (!request)
         return CLI_USAGE;
 
-    memset(&action, 0, sizeof(action));
-    action.sa_handler = on_signal;
-    sigaction(SIGINT, &action, NULL);
-    sigaction(SIGTERM, &action, NULL);
+    cli_jobs_catch_signals();
     rc = optimize(ctx, instance_id, request, &options);
     json_decref(request);
     return rc;

@@ -1,6 +1,7 @@
 /* sitesmith serve: the HTTP API, the dashboard and worker threads. */
 #include "api/api.h"
 #include "cli/cli.h"
+#include "cli/cli_jobs.h"
 #include "core/log.h"
 #include "http/server.h"
 #include "pipelines/app.h"
@@ -28,28 +29,6 @@ static const char usage[] =
     "On shutdown it stops accepting, lets running jobs finish within\n"
     "SITESMITH_SHUTDOWN_GRACE (default 30s) and returns the rest to the\n"
     "queue.\n";
-
-/* Reads --workers, falling back to the pool options from configuration. */
-static int read_workers(struct cli_context *ctx,
-                        struct queue_pool_options *pool_options)
-{
-    const char *text = cli_option(ctx->argc, ctx->argv, "--workers");
-    char *end;
-    long value;
-
-    if (!text)
-        return 0;
-    value = strtol(text, &end, 10);
-    if (end == text || *end || value < 0 || value > 256) {
-        fprintf(stderr,
-                "sitesmith serve: --workers: invalid value \"%s\": expected "
-                "an integer from 0 to 256\n",
-                text);
-        return -1;
-    }
-    pool_options->workers = (int)value;
-    return 0;
-}
 
 /* Starts the HTTP server and prints its address; NULL on failure. */
 static struct http_server *start_http(struct cli_context *ctx, struct app *app,
@@ -110,13 +89,10 @@ static int run_serve(struct cli_context *ctx)
 
     if (cli_check_args("serve", ctx->argc, ctx->argv, known) != 0)
         return CLI_USAGE;
-    error_clear(&err);
-    if (queue_pool_options_from_config(ctx->cfg, &pool_options, &err) != 0) {
+    if (cli_jobs_pool_options(ctx, 0, &pool_options, &err) != 0) {
         fprintf(stderr, "sitesmith serve: %s\n", err.message);
         return CLI_USAGE;
     }
-    if (read_workers(ctx, &pool_options) != 0)
-        return CLI_USAGE;
 
     /* Every thread started from here on inherits the blocked signals, so
      * only sigwait() below receives them. */
@@ -129,9 +105,8 @@ static int run_serve(struct cli_context *ctx)
     if (!app)
         goto out;
     if (pool_options.workers > 0) {
-        pool = queue_pool_new(app->store, &pool_options, &err);
-        if (!pool || app_register_jobs(app, pool, &err) != 0 ||
-            queue_pool_start(pool, &err) != 0)
+        pool = cli_jobs_start_pool(app, &pool_options, &err);
+        if (!pool)
             goto out;
     }
     server = start_http(ctx, app, &err);

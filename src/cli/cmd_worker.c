@@ -1,5 +1,6 @@
 /* sitesmith worker: runs queued jobs until SIGTERM or SIGINT. */
 #include "cli/cli.h"
+#include "cli/cli_jobs.h"
 #include "core/log.h"
 #include "pipelines/app.h"
 #include "queue/queue.h"
@@ -24,27 +25,6 @@ static const char usage[] =
     "SITESMITH_QUEUE_POLL (default 1s), SITESMITH_INSTANCE_CONCURRENCY\n"
     "(running jobs per site, default 4, 0 for no limit).\n";
 
-static int read_workers(struct cli_context *ctx,
-                        struct queue_pool_options *options)
-{
-    const char *text = cli_option(ctx->argc, ctx->argv, "--workers");
-    char *end;
-    long value;
-
-    if (!text)
-        return 0;
-    value = strtol(text, &end, 10);
-    if (end == text || *end || value < 1 || value > 256) {
-        fprintf(stderr,
-                "sitesmith worker: --workers: invalid value \"%s\": expected "
-                "an integer from 1 to 256\n",
-                text);
-        return -1;
-    }
-    options->workers = (int)value;
-    return 0;
-}
-
 static int run_worker(struct cli_context *ctx)
 {
     static const char *const known[] = {"--workers", NULL};
@@ -56,13 +36,10 @@ static int run_worker(struct cli_context *ctx)
 
     if (cli_check_args("worker", ctx->argc, ctx->argv, known) != 0)
         return CLI_USAGE;
-    error_clear(&err);
-    if (queue_pool_options_from_config(ctx->cfg, &options, &err) != 0) {
+    if (cli_jobs_pool_options(ctx, 1, &options, &err) != 0) {
         fprintf(stderr, "sitesmith worker: %s\n", err.message);
         return CLI_USAGE;
     }
-    if (read_workers(ctx, &options) != 0)
-        return CLI_USAGE;
 
     app = app_open(ctx->cfg, &err);
     if (app)
