@@ -4,47 +4,16 @@
  * page, and a product's media list under /api/products/{id}/media.
  */
 #include "api/api.h"
+#include "api/api_batch.h"
 
 #include "core/log.h"
 #include "pipelines/images.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* The largest kept image the before and after routes send. */
 #define IMAGE_BYTES_MAX (64u * 1024 * 1024)
-
-static void invalid_query(struct api_call *call, const char *name,
-                          const char *message, const char *value)
-{
-    struct error err;
-
-    error_set(&err, ERR_INVALID, "%s: invalid value \"%.40s\": %s", name, value,
-              message);
-    snprintf(err.code, sizeof(err.code), "%s", name);
-    api_fail(call, &err);
-}
-
-/* Reads ?limit= (1 to 100, default fallback); responds 400 otherwise. */
-static int query_limit(struct api_call *call, int fallback, int *limit)
-{
-    const char *text = http_request_query(call->req, "limit");
-    char *end;
-    long value;
-
-    *limit = fallback;
-    if (!text)
-        return 0;
-    errno = 0;
-    value = strtol(text, &end, 10);
-    if (errno || end == text || *end || value < 1 || value > 100) {
-        invalid_query(call, "limit", "expected an integer from 1 to 100", text);
-        return -1;
-    }
-    *limit = (int)value;
-    return 0;
-}
 
 /* Responds with err; a site without a V1 store is the owner's to fix, so
  * it is a 409 rather than a server error. */
@@ -113,7 +82,7 @@ static void handle_list(struct api_call *call)
     struct error err;
     int limit;
 
-    if (query_limit(call, 20, &limit) != 0)
+    if (api_batch_query_limit(call, 20, &limit) != 0)
         return;
     error_clear(&err);
     respond(
@@ -155,10 +124,8 @@ static int known_state(const char *state)
         IMAGES_DISCARDED,      IMAGES_CANCELLED,
     };
 
-    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-        if (strcmp(states[i], state) == 0)
-            return 1;
-    return 0;
+    return api_batch_known_state(state, states,
+                                 sizeof(states) / sizeof(states[0]));
 }
 
 static void handle_items(struct api_call *call)
@@ -168,11 +135,12 @@ static void handle_items(struct api_call *call)
     struct error err;
     int limit;
 
-    if (query_limit(call, 50, &limit) != 0)
+    if (api_batch_query_limit(call, 50, &limit) != 0)
         return;
     if (state && !known_state(state)) {
-        invalid_query(call, "state",
-                      "expected an item state such as ready or applied", state);
+        api_batch_invalid_query(
+            call, "state", "expected an item state such as ready or applied",
+            state);
         return;
     }
     error_clear(&err);
@@ -223,54 +191,6 @@ static void handle_after(struct api_call *call)
     send_bytes(call, 1);
 }
 
-/*
- * Reads {"item_ids": [...]} or {"all_ready": true} into ids (borrowed
- * from body). Responds 400 and returns -1 when the body is anything else.
- */
-static int read_targets(struct api_call *call, const json_t *body,
-                        const char ***ids, size_t *count, int *all_ready)
-{
-    const json_t *list = json_object_get(body, "item_ids");
-    const json_t *all = json_object_get(body, "all_ready");
-    const char *field = "item_ids";
-    struct error err;
-
-    *ids = NULL;
-    *count = 0;
-    *all_ready = json_is_true(all);
-    error_clear(&err);
-    if (all && !json_is_boolean(all)) {
-        field = "all_ready";
-        error_set(&err, ERR_INVALID, "all_ready: expected true or false");
-    } else if ((list != NULL) == *all_ready)
-        error_set(&err, ERR_INVALID,
-                  "item_ids: send either item_ids or \"all_ready\": true");
-    else if (list && (!json_is_array(list) || json_array_size(list) == 0 ||
-                      json_array_size(list) > IMAGES_JOB_MAX_ITEMS))
-        error_set(&err, ERR_INVALID,
-                  "item_ids: expected an array of 1 to %d item ids",
-                  IMAGES_JOB_MAX_ITEMS);
-    for (size_t i = 0;
-         err.kind == ERR_NONE && list && i < json_array_size(list); i++) {
-        const char *id = json_string_value(json_array_get(list, i));
-
-        if (!*ids)
-            *ids = calloc(json_array_size(list), sizeof(**ids));
-        if (!id)
-            error_set(&err, ERR_INVALID, "item_ids[%zu]: expected an item id",
-                      i);
-        else
-            (*ids)[(*count)++] = id;
-    }
-    if (err.kind == ERR_NONE)
-        return 0;
-    snprintf(err.code, sizeof(err.code), "%s", field);
-    free(*ids);
-    *ids = NULL;
-    api_fail(call, &err);
-    return -1;
-}
-
 static void act(struct api_call *call, enum images_action action,
                 int force_all_ready, int status)
 {
@@ -284,7 +204,8 @@ static void act(struct api_call *call, enum images_action action,
     if (!body)
         return;
     if (!force_all_ready &&
-        read_targets(call, body, &ids, &count, &all_ready) != 0) {
+        api_batch_read_targets(call, body, IMAGES_JOB_MAX_ITEMS, &ids, &count,
+                               &all_ready) != 0) {
         json_decref(body);
         return;
     }

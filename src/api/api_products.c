@@ -3,55 +3,24 @@
  * under /api/products, and jobs and their items under /api/product-jobs.
  */
 #include "api/api.h"
+#include "api/api_batch.h"
 
 #include "core/log.h"
 #include "pipelines/products.h"
 
-#include <errno.h>
 #include <stdlib.h>
 #include <string.h>
 
 /* Item ids one action request may name. */
 #define ACTION_IDS_MAX PRODUCTS_JOB_MAX_ITEMS
 
-static int invalid_query(struct api_call *call, const char *name,
-                         const char *message, const char *value)
-{
-    struct error err;
-
-    error_set(&err, ERR_INVALID, "%s: invalid value \"%.40s\": %s", name, value,
-              message);
-    snprintf(err.code, sizeof(err.code), "%s", name);
-    api_fail(call, &err);
-    return -1;
-}
-
-/* Reads ?limit= (1 to 100, default fallback). Responds 400 and returns -1
- * when it is anything else. */
-static int query_limit(struct api_call *call, int fallback, int *limit)
-{
-    const char *text = http_request_query(call->req, "limit");
-    char *end;
-    long value;
-
-    *limit = fallback;
-    if (!text)
-        return 0;
-    errno = 0;
-    value = strtol(text, &end, 10);
-    if (errno || end == text || *end || value < 1 || value > 100)
-        return invalid_query(call, "limit", "expected an integer from 1 to 100",
-                             text);
-    *limit = (int)value;
-    return 0;
-}
-
 /* Reads an optional query parameter of at most 200 bytes. */
 static int query_text(struct api_call *call, const char *name, const char **out)
 {
     *out = http_request_query(call->req, name);
     if (*out && (!**out || strlen(*out) > 200))
-        return invalid_query(call, name, "expected 1 to 200 bytes", *out);
+        return api_batch_invalid_query(call, name, "expected 1 to 200 bytes",
+                                       *out);
     return 0;
 }
 
@@ -87,7 +56,7 @@ static void handle_products(struct api_call *call)
     struct products_catalog_query query = {0};
     struct error err;
 
-    if (query_limit(call, 50, &query.limit) != 0 ||
+    if (api_batch_query_limit(call, 50, &query.limit) != 0 ||
         query_text(call, "search", &query.search) != 0 ||
         query_text(call, "collection_id", &query.collection_id) != 0 ||
         query_text(call, "cursor", &query.cursor) != 0)
@@ -151,7 +120,7 @@ static void handle_list(struct api_call *call)
     struct error err;
     int limit;
 
-    if (query_limit(call, 20, &limit) != 0 ||
+    if (api_batch_query_limit(call, 20, &limit) != 0 ||
         query_text(call, "cursor", &cursor) != 0)
         return;
     error_clear(&err);
@@ -191,10 +160,8 @@ static int known_state(const char *state)
         PRODUCTS_DISCARDED, PRODUCTS_CANCELLED,
     };
 
-    for (size_t i = 0; i < sizeof(states) / sizeof(states[0]); i++)
-        if (strcmp(states[i], state) == 0)
-            return 1;
-    return 0;
+    return api_batch_known_state(state, states,
+                                 sizeof(states) / sizeof(states[0]));
 }
 
 static void handle_items(struct api_call *call)
@@ -204,12 +171,13 @@ static void handle_items(struct api_call *call)
     struct error err;
     int limit;
 
-    if (query_limit(call, 50, &limit) != 0 ||
+    if (api_batch_query_limit(call, 50, &limit) != 0 ||
         query_text(call, "cursor", &cursor) != 0)
         return;
     if (state && !known_state(state)) {
-        invalid_query(call, "state",
-                      "expected an item state such as ready or applied", state);
+        api_batch_invalid_query(
+            call, "state", "expected an item state such as ready or applied",
+            state);
         return;
     }
     error_clear(&err);
@@ -232,57 +200,6 @@ static void handle_item(struct api_call *call)
             &err, 200);
 }
 
-/*
- * Reads {"item_ids": [...]} or {"all_ready": true} into ids (borrowed
- * from body, count of them). Responds 400 and returns -1 when the body is
- * anything else.
- */
-static int read_targets(struct api_call *call, const json_t *body,
-                        const char ***ids, size_t *count, int *all_ready)
-{
-    const json_t *list = json_object_get(body, "item_ids");
-    const json_t *all = json_object_get(body, "all_ready");
-    struct error err;
-    size_t i;
-    json_t *id;
-
-    *ids = NULL;
-    *count = 0;
-    *all_ready = json_is_true(all);
-    error_clear(&err);
-    if (all && !json_is_boolean(all))
-        error_set(&err, ERR_INVALID, "all_ready: expected true or false");
-    else if ((list != NULL) == *all_ready)
-        error_set(&err, ERR_INVALID,
-                  "item_ids: send either item_ids or \"all_ready\": true");
-    else if (list && (!json_is_array(list) || json_array_size(list) == 0 ||
-                      json_array_size(list) > ACTION_IDS_MAX))
-        error_set(&err, ERR_INVALID,
-                  "item_ids: expected an array of 1 to %d item ids",
-                  ACTION_IDS_MAX);
-    if (err.kind == ERR_NONE && list) {
-        *ids = calloc(json_array_size(list), sizeof(**ids));
-        json_array_foreach(list, i, id)
-        {
-            if (!json_is_string(id)) {
-                error_set(&err, ERR_INVALID,
-                          "item_ids[%zu]: expected an item id", i);
-                break;
-            }
-            (*ids)[(*count)++] = json_string_value(id);
-        }
-    }
-    if (err.kind == ERR_NONE)
-        return 0;
-    snprintf(err.code, sizeof(err.code), "%s",
-             strncmp(err.message, "all_ready", 9) == 0 ? "all_ready"
-                                                       : "item_ids");
-    free(*ids);
-    *ids = NULL;
-    api_fail(call, &err);
-    return -1;
-}
-
 /* Runs action on the items the body names (or on all ready items when
  * all_ready is forced) and responds with status. */
 static void act(struct api_call *call, enum products_action action,
@@ -300,7 +217,8 @@ static void act(struct api_call *call, enum products_action action,
     if (!body)
         return;
     if (!force_all_ready &&
-        read_targets(call, body, &ids, &count, &all_ready) != 0) {
+        api_batch_read_targets(call, body, ACTION_IDS_MAX, &ids, &count,
+                               &all_ready) != 0) {
         json_decref(body);
         return;
     }

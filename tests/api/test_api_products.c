@@ -282,6 +282,34 @@ static void errors_name_the_problem(void **state)
     json_decref(answer);
 }
 
+/* Each invalid item-action body is rejected with the field at fault. */
+static void item_targets_rejected(void **state)
+{
+    static const char *const cases[][3] = {
+        {"{}", "item_ids", "send either"},
+        {"{\"all_ready\": 1}", "all_ready", "true or false"},
+        {"{\"item_ids\": []}", "item_ids", "1 to 10000"},
+        {"{\"item_ids\": [1]}", "item_ids", "item_ids[0]"},
+        {"{\"item_ids\": [\"a\"], \"all_ready\": true}", "item_ids",
+         "send either"},
+    };
+    const char *path = "/api/product-jobs/00000000-0000-0000-0000-000000000000"
+                       "/items/apply";
+
+    (void)state;
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        json_t *answer = call(&fx.rich, "POST", path, cases[i][0], 400);
+        const char *message =
+            json_string_value(json_at(answer, "error.message"));
+
+        assert_string_equal(json_string_value(json_at(answer, "error.field")),
+                            cases[i][1]);
+        assert_non_null(message);
+        assert_non_null(strstr(message, cases[i][2]));
+        json_decref(answer);
+    }
+}
+
 static void other_site_sees_not_found(void **state)
 {
     char first[128];
@@ -312,6 +340,7 @@ int main(void)
         cmocka_unit_test(products_page_and_filters),
         cmocka_unit_test(job_review_apply_revert),
         cmocka_unit_test(errors_name_the_problem),
+        cmocka_unit_test(item_targets_rejected),
         cmocka_unit_test(other_site_sees_not_found),
     };
 
