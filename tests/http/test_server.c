@@ -767,19 +767,24 @@ static void handlers_run_concurrently(void **state)
     struct fixture *fixture = *state;
     struct slow_call calls[8];
     pthread_t threads[8];
+    int peak = 0;
 
     /* MHD spreads connections over the pool threads as each accepts, so
-     * the exact spread varies; a serial server would show a peak of 1. */
-    atomic_store(&slow_peak, 0);
-    for (int i = 0; i < 8; i++) {
-        calls[i] = (struct slow_call){.fixture = fixture};
-        pthread_create(&threads[i], NULL, slow_call_run, &calls[i]);
+     * the exact spread varies, and on a loaded machine one thread may take
+     * a whole burst. A serial server shows a peak of 1 in every round. */
+    for (int round = 0; round < 5 && peak < 2; round++) {
+        atomic_store(&slow_peak, 0);
+        for (int i = 0; i < 8; i++) {
+            calls[i] = (struct slow_call){.fixture = fixture};
+            pthread_create(&threads[i], NULL, slow_call_run, &calls[i]);
+        }
+        for (int i = 0; i < 8; i++) {
+            pthread_join(threads[i], NULL);
+            assert_int_equal(calls[i].status, 200);
+        }
+        peak = atomic_load(&slow_peak);
     }
-    for (int i = 0; i < 8; i++) {
-        pthread_join(threads[i], NULL);
-        assert_int_equal(calls[i].status, 200);
-    }
-    assert_true(atomic_load(&slow_peak) >= 2);
+    assert_true(peak >= 2);
 }
 
 static void free_waits_for_handlers(void **state)
