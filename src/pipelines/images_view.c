@@ -4,12 +4,12 @@
  */
 #include "pipelines/images_internal.h"
 
+#include "pipelines/batch.h"
+
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
 
-#include <errno.h>
-#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -112,14 +112,6 @@ static json_t *counts_json(const struct images_progress *p)
 /* Jobs                                                                */
 /* ------------------------------------------------------------------ */
 
-static json_t *time_json(int64_t ms)
-{
-    char text[32];
-
-    clock_format_iso(ms, text);
-    return json_string(text);
-}
-
 /* Credits the job's items hold now, and what they were charged. */
 static int read_credits(struct store_tx *tx, const char *job_id,
                         int64_t *reserved, int64_t *charged, struct error *err)
@@ -195,8 +187,8 @@ static json_t *job_json(struct store_tx *tx, const struct store_generation *job,
         counts_json(&progress), "total", (json_int_t)progress.total, "bytes",
         "before", (json_int_t)before, "after", (json_int_t)after, "credits",
         "reserved", (json_int_t)reserved, "charged", (json_int_t)charged,
-        "created_at", time_json(job->created_at_ms), "updated_at",
-        time_json(job->updated_at_ms));
+        "created_at", batch_time_json(job->created_at_ms), "updated_at",
+        batch_time_json(job->updated_at_ms));
     json_decref(input);
     if (!out)
         error_set(err, ERR_PERMANENT, "job %s has an unreadable input",
@@ -223,74 +215,20 @@ json_t *images_job_json(struct app *app, const char *instance_id,
 }
 
 /* Parses a cursor (a non-negative decimal number) into *out. */
-static int read_cursor(const char *cursor, int64_t *out, struct error *err)
-{
-    char *end;
-    long long value;
+static json_t *item_json(const struct store_generation *item);
 
-    *out = 0;
-    if (!cursor)
-        return 0;
-    errno = 0;
-    value = strtoll(cursor, &end, 10);
-    if (errno || end == cursor || *end || value < 0) {
-        error_set(err, ERR_INVALID,
-                  "cursor: invalid value \"%.40s\": pass the next_cursor of "
-                  "the previous page",
-                  cursor);
-        snprintf(err->code, sizeof(err->code), "cursor");
-        return -1;
-    }
-    *out = value;
-    return 0;
-}
-
-static json_t *cursor_json(int more, int64_t next)
-{
-    char text[32];
-
-    if (!more)
-        return json_null();
-    snprintf(text, sizeof(text), "%" PRId64, next);
-    return json_string(text);
-}
+static const struct batch_kind batch = {
+    .job_kind = IMAGES_KIND_JOB,
+    .item_table = "image_items",
+    .load = images_load,
+    .job_json = job_json,
+    .item_json = item_json,
+};
 
 json_t *images_job_list_json(struct app *app, const char *instance_id,
                              int limit, const char *cursor, struct error *err)
 {
-    struct store_generation *list = NULL;
-    struct store_tx *tx;
-    json_t *jobs = json_array();
-    size_t count = 0;
-    int64_t offset;
-    json_t *out = NULL;
-
-    if (read_cursor(cursor, &offset, err) != 0 ||
-        !(tx = store_begin_read(app->store, err))) {
-        json_decref(jobs);
-        return NULL;
-    }
-    if (store_generation_list(tx, instance_id, IMAGES_KIND_JOB, NULL, limit + 1,
-                              (int)offset, &list, &count, err) == 0) {
-        size_t shown = count > (size_t)limit ? (size_t)limit : count;
-        size_t i = 0;
-
-        for (; i < shown; i++) {
-            json_t *job = job_json(tx, &list[i], err);
-
-            if (!job)
-                break;
-            json_array_append_new(jobs, job);
-        }
-        if (i == shown)
-            out =
-                json_pack("{s:O, s:o}", "jobs", jobs, "next_cursor",
-                          cursor_json(count > shown, offset + (int64_t)shown));
-        store_generation_list_free(list, count);
-    }
-    store_rollback(tx);
-    json_decref(jobs);
-    return out;
+    return batch_job_list_json(app, &batch, instance_id, limit, cursor, err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -307,14 +245,6 @@ static json_t *image_json(const json_t *kept)
                      json_object_get(kept, "width"), "height",
                      json_object_get(kept, "height"), "content_type",
                      json_object_get(kept, "content_type"));
-}
-
-static json_t *error_json(const struct store_generation *item)
-{
-    if (!item->error_message)
-        return json_null();
-    return json_pack("{s:s, s:s}", "kind", item->error_kind, "message",
-                     item->error_message);
 }
 
 static json_t *item_json(const struct store_generation *item)
@@ -342,11 +272,11 @@ static json_t *item_json(const struct store_generation *item)
         json_object_get(input, "alt_text"), "alt_source",
         json_object_get(input, "alt_source"), "before", image_json(original),
         "after", image_json(result), "saved_bytes", saved, "new_media_id",
-        json_object_get(upload, "media_id"), "error", error_json(item),
+        json_object_get(upload, "media_id"), "error", batch_error_json(item),
         "credits_reserved", (json_int_t)item->credits_reserved,
         "credits_charged", (json_int_t)item->credits_charged, "created_at",
-        time_json(item->created_at_ms), "updated_at",
-        time_json(item->updated_at_ms));
+        batch_time_json(item->created_at_ms), "updated_at",
+        batch_time_json(item->updated_at_ms));
     json_decref(input);
     json_decref(checkpoints);
     return out;
@@ -373,91 +303,12 @@ json_t *images_item_json(struct app *app, const char *instance_id,
     return out;
 }
 
-/* Reads the ids of one page of items into ids; *last is the position of
- * the first item of the next page, *more whether there is one. */
-static int item_page(struct store_tx *tx, const char *job_id, const char *state,
-                     int limit, int64_t after, json_t *ids, int64_t *last,
-                     int *more, struct error *err)
-{
-    static const char all_states[] =
-        "SELECT p.item_id, p.position FROM image_items p WHERE p.job_id = ? "
-        "AND p.position >= ? ORDER BY p.position LIMIT ?";
-    static const char one_state[] =
-        "SELECT p.item_id, p.position FROM image_items p JOIN generations g "
-        "ON g.id = p.item_id WHERE p.job_id = ? AND p.position >= ? AND "
-        "g.state = ? ORDER BY p.position LIMIT ?";
-    struct store_stmt *stmt =
-        state ? store_query(tx, one_state,
-                            STORE_ARGS(STORE_TEXT(job_id), STORE_INT(after),
-                                       STORE_TEXT(state), STORE_INT(limit + 1)),
-                            err)
-              : store_query(tx, all_states,
-                            STORE_ARGS(STORE_TEXT(job_id), STORE_INT(after),
-                                       STORE_INT(limit + 1)),
-                            err);
-    int rc;
-
-    *more = 0;
-    if (!stmt)
-        return -1;
-    while ((rc = store_step(stmt, err)) == 1) {
-        if ((int)json_array_size(ids) == limit) {
-            *more = 1;
-            *last = store_column_int(stmt, 1);
-            continue;
-        }
-        json_array_append_new(ids, json_string(store_column_text(stmt, 0)));
-    }
-    store_finalize(stmt);
-    return rc < 0 ? -1 : 0;
-}
-
 json_t *images_items_json(struct app *app, const char *instance_id,
                           const char *job_id, const char *state, int limit,
                           const char *cursor, struct error *err)
 {
-    struct store_tx *tx;
-    struct store_generation job;
-    json_t *ids = json_array();
-    json_t *items = json_array();
-    json_t *out = NULL;
-    int64_t after;
-    int64_t next = 0;
-    int more = 0;
-    size_t i;
-    json_t *id;
-
-    if (read_cursor(cursor, &after, err) != 0 ||
-        !(tx = store_begin_read(app->store, err)))
-        goto out;
-    if (images_load(tx, instance_id, IMAGES_KIND_JOB, job_id, NULL, 0, &job,
-                    err) != 1)
-        goto rollback;
-    store_generation_clear(&job);
-    if (item_page(tx, job_id, state, limit, after, ids, &next, &more, err) != 0)
-        goto rollback;
-    json_array_foreach(ids, i, id)
-    {
-        struct store_generation item;
-        int found =
-            store_generation_get(tx, json_string_value(id), 0, &item, err);
-
-        if (found == 0)
-            error_set(err, ERR_PERMANENT, "item %s of job %s is missing",
-                      json_string_value(id), job_id);
-        if (found != 1)
-            goto rollback;
-        json_array_append_new(items, item_json(&item));
-        store_generation_clear(&item);
-    }
-    out = json_pack("{s:O, s:o}", "items", items, "next_cursor",
-                    cursor_json(more, next));
-rollback:
-    store_rollback(tx);
-out:
-    json_decref(ids);
-    json_decref(items);
-    return out;
+    return batch_items_json(app, &batch, instance_id, job_id, state, limit,
+                            cursor, err);
 }
 
 int images_item_bytes(struct app *app, const char *instance_id,

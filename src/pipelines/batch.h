@@ -1,0 +1,57 @@
+/*
+ * The parts of the batch jobs (image jobs and product jobs) that read the
+ * same way: a job owns items at positions in a table of its own, and the
+ * API pages through jobs and items with a numeric cursor.
+ */
+#ifndef SITESMITH_PIPELINES_BATCH_H
+#define SITESMITH_PIPELINES_BATCH_H
+
+#include "core/error.h"
+#include "pipelines/app.h"
+#include "store/store.h"
+
+#include <jansson.h>
+#include <stdint.h>
+
+/* A batch pipeline's job kind, item table and views. */
+struct batch_kind {
+    const char *job_kind;   /* the generations kind of its jobs */
+    const char *item_table; /* (job_id, item_id, position) rows */
+    /* Reads a generation of kind owned by instance_id: 1 when found. */
+    int (*load)(struct store_tx *tx, const char *instance_id, const char *kind,
+                const char *id, const char *parent_id, int for_update,
+                struct store_generation *out, struct error *err);
+    /* A job as the API shows it; NULL with err. */
+    json_t *(*job_json)(struct store_tx *tx, const struct store_generation *job,
+                        struct error *err);
+    /* An item as the API shows it. */
+    json_t *(*item_json)(const struct store_generation *item);
+};
+
+/* A time in ms as an ISO 8601 string (new reference). */
+json_t *batch_time_json(int64_t ms);
+
+/* {kind, message} of a failed item, or null (new reference). */
+json_t *batch_error_json(const struct store_generation *item);
+
+/*
+ * Returns {"jobs": [...], "next_cursor": "N" or null}: one page of at
+ * most limit of the site's jobs of kind, from cursor (NULL: the first
+ * page). NULL with err, ERR_INVALID with code "cursor" for a bad cursor.
+ */
+json_t *batch_job_list_json(struct app *app, const struct batch_kind *kind,
+                            const char *instance_id, int limit,
+                            const char *cursor, struct error *err);
+
+/*
+ * Returns {"items": [...], "next_cursor": "N" or null}: one page of at
+ * most limit of the job's items in position order, only those in state
+ * when it is not NULL. NULL with err (ERR_NOT_FOUND for another site's
+ * job).
+ */
+json_t *batch_items_json(struct app *app, const struct batch_kind *kind,
+                         const char *instance_id, const char *job_id,
+                         const char *state, int limit, const char *cursor,
+                         struct error *err);
+
+#endif
