@@ -7,8 +7,8 @@
  * held during that period. The first grant of a period tops the balance up
  * under the rollover rule below. A plan bought or upgraded later in the
  * period adds the difference to the better plan, and a downgrade takes
- * nothing back. The billing_periods table records what each site was entitled to
- * in each period, and each grant's ledger reference ("plan:<period>:<plan>")
+ * nothing back. The billing_periods table records what each site was entitled
+ * to in each period, and each grant's ledger reference ("plan:<period>:<plan>")
  * keeps it single even when several workers grant at once.
  *
  * Unused credits roll over, but the first grant of a period adds at most
