@@ -35,6 +35,9 @@
 #define BLOG_JOB_WRITE "blog.write"
 #define BLOG_JOB_IMAGE "blog.image"
 #define BLOG_JOB_PUBLISH "blog.publish"
+/* Cancels a generation whose ideas waited SITESMITH_BLOG_SELECTION_TTL
+ * for a choice, queued when they arrive. */
+#define BLOG_JOB_EXPIRE "blog.expire"
 
 /* Generation states. */
 #define BLOG_GENERATING_IDEAS "generating_ideas"
@@ -55,7 +58,8 @@
  *
  * Errors: ERR_INVALID naming the field and the rule, with err->code set to
  * the field's name; ERR_NOT_FOUND for an unknown instance;
- * ERR_INSUFFICIENT_CREDITS "insufficient credits: balance B, cost C".
+ * ERR_INSUFFICIENT_CREDITS with the cost, the credits available and those
+ * held by unfinished generations, and what the owner can do.
  */
 int blog_start(struct app *app, const char *instance_id, const json_t *request,
                char id_out[STORE_UUID_SIZE], struct error *err);
@@ -162,7 +166,7 @@ int blog_run_until_done(struct app *app, const char *instance_id,
                         struct error *err);
 
 /*
- * Registers the four blog job kinds with pool: their handlers, and the
+ * Registers the five blog job kinds with pool: their handlers, and the
  * hook that marks a generation failed and releases its credits when a job
  * fails for good. app must outlive the pool. Call before the pool starts.
  */

@@ -364,8 +364,14 @@ static int ideas_advance(struct blog_job *bj, struct store_tx *tx,
     if (blog_options_auto(bj->input))
         return blog_auto_select(tx, bj, json_at(output, "checkpoint.ideas"),
                                 err);
-    return blog_set_state(tx, bj->gen.id, BLOG_GENERATING_IDEAS,
-                          BLOG_AWAITING_SELECTION, err);
+    if (blog_set_state(tx, bj->gen.id, BLOG_GENERATING_IDEAS,
+                       BLOG_AWAITING_SELECTION, err) != 0)
+        return -1;
+
+    /* The reservation is held while the owner chooses, but not forever. */
+    return blog_expire_schedule(
+        tx, bj, (int)json_integer_value(json_at(output, "checkpoint.round")),
+        err);
 }
 
 /* A cancelled generation still keeps the ideas it paid for. */

@@ -58,6 +58,8 @@ struct blog_settings {
     int64_t media_timeout_ms; /* SITESMITH_BLOG_MEDIA_TIMEOUT */
     int64_t image_url_ttl_ms; /* SITESMITH_BLOG_IMAGE_URL_TTL */
     int64_t product_sample;   /* SITESMITH_BLOG_PRODUCT_SAMPLE */
+    /* SITESMITH_BLOG_SELECTION_TTL: how long ideas wait for a choice */
+    int64_t selection_ttl_ms;
 };
 
 /*
@@ -173,6 +175,11 @@ int blog_set_state(struct store_tx *tx, const char *id, const char *from,
 int blog_enqueue(struct store_tx *tx, const char *instance_id, const char *id,
                  const char *kind, int round, struct error *err);
 
+/* Enqueues as blog_enqueue() does, due at run_at_ms (0: now). */
+int blog_enqueue_at(struct store_tx *tx, const char *instance_id,
+                    const char *id, const char *kind, int round,
+                    int64_t run_at_ms, struct error *err);
+
 /*
  * The effects ledger (see store_effect_begin), each call in a short
  * transaction of its own so that the intent is committed before the
@@ -229,6 +236,15 @@ extern const struct blog_step blog_ideas_step;   /* blog_ideas.c */
 extern const struct blog_step blog_write_step;   /* blog_write.c */
 extern const struct blog_step blog_image_step;   /* blog_image.c */
 extern const struct blog_step blog_publish_step; /* blog_publish.c */
+extern const struct blog_step blog_expire_step;  /* blog_expire.c */
+
+/*
+ * Queues the job that cancels generation id when its ideas of round are
+ * still unchosen after the selection TTL, in tx. The ideas step calls it
+ * in the transaction that moves the generation to awaiting_selection.
+ */
+int blog_expire_schedule(struct store_tx *tx, const struct blog_job *bj,
+                         int round, struct error *err);
 
 /*
  * Fits text into max characters (code points) for a field that may be

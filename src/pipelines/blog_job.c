@@ -66,8 +66,15 @@ int blog_settings_read(const struct config *cfg, struct blog_settings *out,
                                50LL * 60 * 1000, &out->image_url_ttl_ms,
                                err) != 0 ||
         config_get_int(cfg, "SITESMITH_BLOG_PRODUCT_SAMPLE", 10, 0, 100,
-                       &out->product_sample, err) != 0)
+                       &out->product_sample, err) != 0 ||
+        config_get_duration_ms(cfg, "SITESMITH_BLOG_SELECTION_TTL",
+                               24LL * 3600 * 1000, &out->selection_ttl_ms,
+                               err) != 0)
         return -1;
+    if (out->selection_ttl_ms <= 0)
+        return error_set(err, ERR_INVALID,
+                         "SITESMITH_BLOG_SELECTION_TTL: invalid value: "
+                         "expected a duration above zero, such as 24h");
     return 0;
 }
 
@@ -112,7 +119,17 @@ int blog_set_state(struct store_tx *tx, const char *id, const char *from,
 int blog_enqueue(struct store_tx *tx, const char *instance_id, const char *id,
                  const char *kind, int round, struct error *err)
 {
-    struct queue_enqueue_options options = {.generation_id = id};
+    return blog_enqueue_at(tx, instance_id, id, kind, round, 0, err);
+}
+
+int blog_enqueue_at(struct store_tx *tx, const char *instance_id,
+                    const char *id, const char *kind, int round,
+                    int64_t run_at_ms, struct error *err)
+{
+    struct queue_enqueue_options options = {
+        .generation_id = id,
+        .run_at_ms = run_at_ms,
+    };
     char key[STORE_ID_MAX * 2];
     char payload[64];
 
@@ -428,6 +445,12 @@ static int run_publish(struct store *st, struct queue_job *job, void *arg,
     return blog_step_run(&blog_publish_step, st, job, arg, err);
 }
 
+static int run_expire(struct store *st, struct queue_job *job, void *arg,
+                      struct error *err)
+{
+    return blog_step_run(&blog_expire_step, st, job, arg, err);
+}
+
 int blog_register_jobs(struct app *app, struct queue_pool *pool,
                        struct error *err)
 {
@@ -435,10 +458,9 @@ int blog_register_jobs(struct app *app, struct queue_pool *pool,
         const char *kind;
         queue_handler_fn run;
     } kinds[] = {
-        {BLOG_JOB_IDEAS, run_ideas},
-        {BLOG_JOB_WRITE, run_write},
-        {BLOG_JOB_IMAGE, run_image},
-        {BLOG_JOB_PUBLISH, run_publish},
+        {BLOG_JOB_IDEAS, run_ideas},   {BLOG_JOB_WRITE, run_write},
+        {BLOG_JOB_IMAGE, run_image},   {BLOG_JOB_PUBLISH, run_publish},
+        {BLOG_JOB_EXPIRE, run_expire},
     };
 
     for (size_t i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {

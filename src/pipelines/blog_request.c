@@ -341,20 +341,53 @@ static char *start_input(const json_t *request,
     return text;
 }
 
+/*
+ * Rewrites an insufficient-credits error to say what the owner can do.
+ * Every generation holds its whole cost until it ends, so the credits that
+ * unfinished generations hold are named. Keeps err when the balance can't
+ * be read. Returns -1.
+ */
+static int explain_insufficient(struct store_tx *tx, const char *instance_id,
+                                int64_t cost, struct error *err)
+{
+    struct store_credits credits;
+    struct error read_err;
+
+    error_clear(&read_err);
+    if (err->kind != ERR_INSUFFICIENT_CREDITS ||
+        store_credits_get(tx, instance_id, &credits, &read_err) != 0)
+        return -1;
+    if (credits.reserved > 0)
+        error_set(err, ERR_INSUFFICIENT_CREDITS,
+                  "insufficient credits: balance %" PRId64 ", cost %" PRId64
+                  ", and %" PRId64 " more are held by generations that have "
+                  "not finished; finish or cancel your open generations, or "
+                  "upgrade your plan",
+                  credits.available, cost, credits.reserved);
+    else
+        error_set(err, ERR_INSUFFICIENT_CREDITS,
+                  "insufficient credits: balance %" PRId64 ", cost %" PRId64
+                  "; upgrade your plan for more credits",
+                  credits.available, cost);
+    snprintf(err->code, sizeof(err->code), "insufficient_credits");
+    return -1;
+}
+
 /* Creates the generation, reserves its cost and queues the ideas job. */
 static int start_in(struct store_tx *tx, struct app *app,
                     const char *instance_id, const char *input_text,
                     char id[STORE_UUID_SIZE], struct error *err)
 {
+    int64_t cost = blog_generation_cost(app);
+
     if (check_instance(tx, instance_id, err) != 0 ||
         store_generation_create(tx, instance_id, "blog", NULL,
                                 BLOG_GENERATING_IDEAS, input_text, id,
-                                err) != 0 ||
-        store_credits_reserve(tx, instance_id, id, blog_generation_cost(app),
-                              err) < 0 ||
-        blog_enqueue(tx, instance_id, id, BLOG_JOB_IDEAS, 1, err) != 0)
+                                err) != 0)
         return -1;
-    return 0;
+    if (store_credits_reserve(tx, instance_id, id, cost, err) < 0)
+        return explain_insufficient(tx, instance_id, cost, err);
+    return blog_enqueue(tx, instance_id, id, BLOG_JOB_IDEAS, 1, err);
 }
 
 int blog_start_in(struct store_tx *tx, struct app *app, const char *instance_id,
@@ -451,9 +484,11 @@ int blog_select(struct app *app, const char *instance_id, const char *id,
         not_awaiting(&gen, "select an idea", err);
         goto fail;
     }
+    /* The only job queued while awaiting a choice is the ideas' expiry. */
     if (write_selection(tx, &gen, index, err) != 0 ||
         blog_set_state(tx, id, BLOG_AWAITING_SELECTION, BLOG_WRITING, err) !=
             0 ||
+        queue_cancel_generation(tx, id, NULL, err) != 0 ||
         blog_enqueue(tx, instance_id, id, BLOG_JOB_WRITE, 0, err) != 0)
         goto fail;
     store_generation_clear(&gen);
@@ -489,6 +524,7 @@ int blog_regenerate_ideas(struct app *app, const char *instance_id,
     json_decref(checkpoints);
     if (blog_set_state(tx, id, BLOG_AWAITING_SELECTION, BLOG_GENERATING_IDEAS,
                        err) != 0 ||
+        queue_cancel_generation(tx, id, NULL, err) != 0 ||
         blog_enqueue(tx, instance_id, id, BLOG_JOB_IDEAS, (int)round + 1,
                      err) != 0)
         goto fail;

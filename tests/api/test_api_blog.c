@@ -372,6 +372,8 @@ static void too_few_credits_is_402(void **state)
                         "insufficient_credits");
     assert_int_equal(json_integer_value(json_at(body, "error.balance")), 0);
     assert_true(json_integer_value(json_at(body, "error.cost")) > 0);
+    assert_non_null(strstr(json_string_value(json_at(body, "error.message")),
+                           "upgrade your plan"));
     json_decref(body);
 }
 

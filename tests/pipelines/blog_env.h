@@ -267,6 +267,8 @@ static inline const struct blog_step *blog_env_step(const char *kind)
         return &blog_write_step;
     if (strcmp(kind, BLOG_JOB_IMAGE) == 0)
         return &blog_image_step;
+    if (strcmp(kind, BLOG_JOB_EXPIRE) == 0)
+        return &blog_expire_step;
     return &blog_publish_step;
 }
 
@@ -274,8 +276,9 @@ static inline const struct blog_step *blog_env_step(const char *kind)
 static inline struct queue_job *blog_env_claim(struct blog_env *env,
                                                int64_t lease_ms)
 {
-    static const char *const kinds[] = {BLOG_JOB_IDEAS, BLOG_JOB_WRITE,
-                                        BLOG_JOB_IMAGE, BLOG_JOB_PUBLISH, NULL};
+    static const char *const kinds[] = {BLOG_JOB_IDEAS,  BLOG_JOB_WRITE,
+                                        BLOG_JOB_IMAGE,  BLOG_JOB_PUBLISH,
+                                        BLOG_JOB_EXPIRE, NULL};
     struct queue_claim_options options = {.kinds = kinds, .lease_ms = lease_ms};
     struct queue_job *job = NULL;
     struct error err;
@@ -503,6 +506,12 @@ static inline void blog_env_run_to(struct blog_env *env, const char *request,
     if (blog_select(env->app, env->instance_id, id, 0, &err) != 0)
         fail_msg("blog_select: %s", err.message);
     blog_env_run_until(env, id, state);
+}
+
+/* The string at path in a view (json_at syntax), or NULL. */
+static inline const char *view_string(const json_t *view, const char *path)
+{
+    return json_string_value(json_at(view, path));
 }
 
 /* The API view of a generation (new reference). */

@@ -13,11 +13,6 @@
 
 #define REQUEST "{\"topic\": \"linen care\", \"tone\": \"calm\"}"
 
-static const char *view_string(const json_t *view, const char *path)
-{
-    return json_string_value(json_at(view, path));
-}
-
 /* Checks that the generation failed with kind, its message naming what,
  * its credits released and nothing charged. */
 static void expect_failed(struct blog_env *env, const char *id,

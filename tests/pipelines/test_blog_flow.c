@@ -21,11 +21,6 @@
 /* Helpers                                                             */
 /* ------------------------------------------------------------------ */
 
-static const char *view_string(const json_t *view, const char *path)
-{
-    return json_string_value(json_at(view, path));
-}
-
 /* The site's draft with this id, borrowed from site, or NULL. */
 static json_t *find_draft(json_t *site, const char *id)
 {
@@ -506,7 +501,7 @@ static void too_few_credits(void **state)
     char poor[128];
     char member[128];
     char id[STORE_UUID_SIZE];
-    char expected[128];
+    char expected[160];
     json_t *request;
     json_t *list;
     struct error err;
@@ -518,7 +513,8 @@ static void too_few_credits(void **state)
     assert_int_equal(blog_start(env->app, poor, request, id, &err), -1);
     assert_int_equal(err.kind, ERR_INSUFFICIENT_CREDITS);
     snprintf(expected, sizeof(expected),
-             "insufficient credits: balance 3, cost %lld",
+             "insufficient credits: balance 3, cost %lld; upgrade your "
+             "plan for more credits",
              (long long)blog_env_cost(env));
     assert_string_equal(err.message, expected);
 
