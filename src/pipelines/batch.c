@@ -7,6 +7,61 @@
 #include <stdio.h>
 #include <stdlib.h>
 
+int batch_set_state(struct store_tx *tx, const char *channel,
+                    const char *item_id, const char *from, const char *to,
+                    struct error *err)
+{
+    int rc = store_generation_set_state(tx, item_id, from, to, err);
+
+    if (rc < 0)
+        return -1;
+    if (rc == 0)
+        return error_set(err, ERR_CONFLICT,
+                         "item %s is no longer %s; not moved to %s", item_id,
+                         from, to);
+    return store_notify(tx, channel, err);
+}
+
+int batch_checkpoint(struct store_tx *tx, const char *item_id, const char *step,
+                     const json_t *value, struct error *err)
+{
+    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+    int rc;
+
+    if (!text)
+        return error_set(err, ERR_RETRYABLE, "out of memory");
+    rc = store_generation_checkpoint(tx, item_id, step, text, err);
+    free(text);
+    return rc;
+}
+
+json_t *batch_item_ids(struct store_tx *tx, const char *item_kind,
+                       const char *job_id, const char *state, struct error *err)
+{
+    struct store_stmt *stmt = store_query(
+        tx,
+        "SELECT id FROM generations WHERE parent_id = ? AND kind = ? AND "
+        "state = ?",
+        STORE_ARGS(STORE_TEXT(job_id), STORE_TEXT(item_kind),
+                   STORE_TEXT(state)),
+        err);
+    json_t *ids = json_array();
+    int rc;
+
+    if (!stmt) {
+        json_decref(ids);
+        return NULL;
+    }
+    while ((rc = store_step(stmt, err)) == 1)
+        json_array_append_new(ids, json_string(store_column_text(stmt, 0)));
+    store_finalize(stmt);
+    if (rc < 0) {
+        json_decref(ids);
+        return NULL;
+    }
+    return ids;
+}
+
 json_t *batch_time_json(int64_t ms)
 {
     char text[32];

@@ -28,6 +28,27 @@ struct batch_kind {
     json_t *(*item_json)(const struct store_generation *item);
 };
 
+/*
+ * Moves item_id from state from to state to and notifies channel, in tx.
+ * Returns 0, or -1 with err (ERR_CONFLICT when the item is no longer in
+ * from).
+ */
+int batch_set_state(struct store_tx *tx, const char *channel,
+                    const char *item_id, const char *from, const char *to,
+                    struct error *err);
+
+/* Saves value (any JSON) as the item's checkpoint step, in tx. */
+int batch_checkpoint(struct store_tx *tx, const char *item_id, const char *step,
+                     const json_t *value, struct error *err);
+
+/*
+ * Returns the ids of the job's items of item_kind in state, as a JSON
+ * array the caller releases, or NULL with err.
+ */
+json_t *batch_item_ids(struct store_tx *tx, const char *item_kind,
+                       const char *job_id, const char *state,
+                       struct error *err);
+
 /* A time in ms as an ISO 8601 string (new reference). */
 json_t *batch_time_json(int64_t ms);
 

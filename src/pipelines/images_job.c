@@ -6,6 +6,8 @@
  */
 #include "pipelines/images_internal.h"
 
+#include "pipelines/batch.h"
+
 #include "core/clock.h"
 #include "core/json.h"
 #include "core/log.h"
@@ -130,28 +132,13 @@ int images_load(struct store_tx *tx, const char *instance_id, const char *kind,
 int images_set_state(struct store_tx *tx, const char *item_id, const char *from,
                      const char *to, struct error *err)
 {
-    int rc = store_generation_set_state(tx, item_id, from, to, err);
-
-    if (rc < 0)
-        return -1;
-    if (rc == 0)
-        return error_set(err, ERR_CONFLICT,
-                         "item %s is no longer %s; not moved to %s", item_id,
-                         from, to);
-    return store_notify(tx, IMAGES_CHANNEL, err);
+    return batch_set_state(tx, IMAGES_CHANNEL, item_id, from, to, err);
 }
 
 int images_checkpoint(struct store_tx *tx, const char *item_id,
                       const char *step, const json_t *value, struct error *err)
 {
-    char *text = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
-    int rc;
-
-    if (!text)
-        return error_set(err, ERR_RETRYABLE, "out of memory");
-    rc = store_generation_checkpoint(tx, item_id, step, text, err);
-    free(text);
-    return rc;
+    return batch_checkpoint(tx, item_id, step, value, err);
 }
 
 int images_checkpoint_now(struct store *st, const char *item_id,
@@ -172,28 +159,7 @@ int images_checkpoint_now(struct store *st, const char *item_id,
 json_t *images_item_ids(struct store_tx *tx, const char *job_id,
                         const char *state, struct error *err)
 {
-    struct store_stmt *stmt = store_query(
-        tx,
-        "SELECT id FROM generations WHERE parent_id = ? AND kind = ? AND "
-        "state = ?",
-        STORE_ARGS(STORE_TEXT(job_id), STORE_TEXT(IMAGES_KIND_ITEM),
-                   STORE_TEXT(state)),
-        err);
-    json_t *ids = json_array();
-    int rc;
-
-    if (!stmt) {
-        json_decref(ids);
-        return NULL;
-    }
-    while ((rc = store_step(stmt, err)) == 1)
-        json_array_append_new(ids, json_string(store_column_text(stmt, 0)));
-    store_finalize(stmt);
-    if (rc < 0) {
-        json_decref(ids);
-        return NULL;
-    }
-    return ids;
+    return batch_item_ids(tx, IMAGES_KIND_ITEM, job_id, state, err);
 }
 
 int images_enqueue_process(struct store_tx *tx, const char *instance_id,
