@@ -110,7 +110,9 @@ int blog_select(struct app *app, const char *instance_id, const char *id,
 /*
  * Asks for new ideas in place of the current ones, which the prompt lists
  * as ideas to avoid. Only in awaiting_selection (else ERR_CONFLICT). The
- * state goes back to generating_ideas. Costs nothing more.
+ * state goes back to generating_ideas. Costs the owner nothing more, so a
+ * generation has at most SITESMITH_BLOG_MAX_IDEA_ROUNDS rounds of ideas;
+ * asking beyond them is ERR_CONFLICT.
  */
 int blog_regenerate_ideas(struct app *app, const char *instance_id,
                           const char *id, struct error *err);

@@ -60,6 +60,8 @@ struct blog_settings {
     int64_t product_sample;   /* SITESMITH_BLOG_PRODUCT_SAMPLE */
     /* SITESMITH_BLOG_SELECTION_TTL: how long ideas wait for a choice */
     int64_t selection_ttl_ms;
+    /* SITESMITH_BLOG_MAX_IDEA_ROUNDS: rounds of ideas per generation */
+    int64_t max_idea_rounds;
 };
 
 /*

@@ -69,7 +69,9 @@ int blog_settings_read(const struct config *cfg, struct blog_settings *out,
                        &out->product_sample, err) != 0 ||
         config_get_duration_ms(cfg, "SITESMITH_BLOG_SELECTION_TTL",
                                24LL * 3600 * 1000, &out->selection_ttl_ms,
-                               err) != 0)
+                               err) != 0 ||
+        config_get_int(cfg, "SITESMITH_BLOG_MAX_IDEA_ROUNDS", 5, 1, 100,
+                       &out->max_idea_rounds, err) != 0)
         return -1;
     if (out->selection_ttl_ms <= 0)
         return error_set(err, ERR_INVALID,

@@ -504,14 +504,34 @@ fail:
     return -1;
 }
 
+/* Each round of ideas is a paid OpenAI call that the generation's
+ * reservation does not cover, so their number is capped. */
+static int check_rounds(const struct store_generation *gen, json_int_t round,
+                        int64_t max_rounds, struct error *err)
+{
+    if (round < max_rounds)
+        return 0;
+    error_set(err, ERR_CONFLICT,
+              "cannot ask for new ideas: generation %s already had %" PRId64
+              " rounds of ideas, the most one generation may have; choose "
+              "one of these ideas, or cancel and start a new generation",
+              gen->id, max_rounds);
+    snprintf(err->code, sizeof(err->code), "conflict");
+    return -1;
+}
+
 int blog_regenerate_ideas(struct app *app, const char *instance_id,
                           const char *id, struct error *err)
 {
+    struct blog_settings settings;
     struct store_generation gen;
-    struct store_tx *tx = begin_locked(app, instance_id, id, &gen, err);
+    struct store_tx *tx;
     json_t *checkpoints;
     json_int_t round;
 
+    if (blog_settings_read(app->cfg, &settings, err) != 0)
+        return -1;
+    tx = begin_locked(app, instance_id, id, &gen, err);
     if (!tx)
         return -1;
     if (strcmp(gen.state, BLOG_AWAITING_SELECTION) != 0) {
@@ -522,7 +542,8 @@ int blog_regenerate_ideas(struct app *app, const char *instance_id,
     round = json_integer_value(
         json_object_get(json_object_get(checkpoints, "ideas"), "round"));
     json_decref(checkpoints);
-    if (blog_set_state(tx, id, BLOG_AWAITING_SELECTION, BLOG_GENERATING_IDEAS,
+    if (check_rounds(&gen, round, settings.max_idea_rounds, err) != 0 ||
+        blog_set_state(tx, id, BLOG_AWAITING_SELECTION, BLOG_GENERATING_IDEAS,
                        err) != 0 ||
         queue_cancel_generation(tx, id, NULL, err) != 0 ||
         blog_enqueue(tx, instance_id, id, BLOG_JOB_IDEAS, (int)round + 1,

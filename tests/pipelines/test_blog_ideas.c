@@ -1,9 +1,9 @@
 /*
  * The blog pipeline while ideas wait for the owner's choice: ideas that
  * expire unchosen after SITESMITH_BLOG_SELECTION_TTL release the credits,
- * a new round or a choice stops the earlier expiry, and the settings that
- * bound the wait are checked. Runs against sitesmith-sandbox on the fake
- * clock.
+ * a new round or a choice stops the earlier expiry, rounds of new ideas
+ * are capped, and the settings that bound both are checked. Runs against
+ * sitesmith-sandbox on the fake clock.
  */
 #include "blog_env.h"
 
@@ -44,6 +44,44 @@ static void expect_state(struct blog_env *env, const char *id,
 
 /* ------------------------------------------------------------------ */
 /* Expiry                                                              */
+/* ------------------------------------------------------------------ */
+/* Rounds of ideas                                                     */
+/* ------------------------------------------------------------------ */
+
+static void idea_rounds_capped(void **state)
+{
+    struct blog_env *env = *state;
+    char id[STORE_UUID_SIZE];
+    struct error err;
+    int rc;
+
+    blog_env_prepare(env, env->backend);
+    blog_env_set(env, "SITESMITH_BLOG_MAX_IDEA_ROUNDS", "2");
+    blog_env_open(env);
+    blog_env_begin(env, REQUEST, id);
+    blog_env_run_until(env, id, BLOG_AWAITING_SELECTION);
+    error_clear(&err);
+    assert_int_equal(
+        blog_regenerate_ideas(env->app, env->instance_id, id, &err), 0);
+    blog_env_run_until(env, id, BLOG_AWAITING_SELECTION);
+
+    /* A third round is one too many; the ideas shown stay choosable. */
+    error_clear(&err);
+    rc = blog_regenerate_ideas(env->app, env->instance_id, id, &err);
+    assert_int_equal(rc, -1);
+    assert_int_equal(err.kind, ERR_CONFLICT);
+    assert_string_equal(err.code, "conflict");
+    if (!strstr(err.message, "already had 2 rounds of ideas") ||
+        !strstr(err.message, "choose one of these ideas"))
+        fail_msg("unexpected message \"%s\"", err.message);
+    expect_state(env, id, BLOG_AWAITING_SELECTION);
+    assert_int_equal(blog_env_run_one(env), 0);
+    assert_int_equal(
+        blog_env_count(env, "POST", "/openai/v1/chat/completions", -1), 2);
+    error_clear(&err);
+    assert_int_equal(blog_select(env->app, env->instance_id, id, 0, &err), 0);
+}
+
 /* ------------------------------------------------------------------ */
 
 static void unchosen_ideas_expire(void **state)
@@ -204,17 +242,37 @@ static void selection_ttl_setting(void **state)
     config_free(cfg);
 }
 
+static void max_idea_rounds_setting(void **state)
+{
+    struct blog_settings settings;
+    struct config *cfg = config_new_empty();
+    struct error err;
+
+    (void)state;
+    error_clear(&err);
+    assert_int_equal(blog_settings_read(cfg, &settings, &err), 0);
+    assert_int_equal(settings.max_idea_rounds, 5);
+
+    assert_int_equal(config_set(cfg, "SITESMITH_BLOG_MAX_IDEA_ROUNDS", "0"), 0);
+    assert_int_equal(blog_settings_read(cfg, &settings, &err), -1);
+    assert_int_equal(err.kind, ERR_INVALID);
+    assert_non_null(strstr(err.message, "SITESMITH_BLOG_MAX_IDEA_ROUNDS"));
+    config_free(cfg);
+}
+
 #define IDEAS_TESTS(ON)                                                        \
     ON(unchosen_ideas_expire)                                                  \
     ON(new_round_restarts_expiry)                                              \
     ON(choice_stops_expiry)                                                    \
     ON(cancel_stops_expiry)                                                    \
+    ON(idea_rounds_capped)                                                     \
     ON(held_credits_named_when_short)
 
 int main(void)
 {
     const struct CMUnitTest unit_tests[] = {
         cmocka_unit_test(selection_ttl_setting),
+        cmocka_unit_test(max_idea_rounds_setting),
     };
     int failed = 0;
 
