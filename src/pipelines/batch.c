@@ -62,6 +62,37 @@ json_t *batch_item_ids(struct store_tx *tx, const char *item_kind,
     return ids;
 }
 
+json_t *batch_target_ids(struct store_tx *tx,
+                         const struct batch_targets *targets,
+                         const char *const *item_ids, size_t count,
+                         int all_ready, struct error *err)
+{
+    json_t *ids;
+
+    if (all_ready) {
+        if (!targets->all_ready_allowed) {
+            error_set(err, ERR_INVALID,
+                      "all_ready: only apply and discard act on all ready "
+                      "items");
+            snprintf(err->code, sizeof(err->code), "all_ready");
+            return NULL;
+        }
+        return batch_item_ids(tx, targets->item_kind, targets->job_id,
+                              targets->ready_state, err);
+    }
+    if (count == 0 || count > (size_t)targets->max_items) {
+        error_set(err, ERR_INVALID,
+                  "item_ids: expected 1 to %d item ids, or all_ready",
+                  targets->max_items);
+        snprintf(err->code, sizeof(err->code), "item_ids");
+        return NULL;
+    }
+    ids = json_array();
+    for (size_t i = 0; i < count; i++)
+        json_array_append_new(ids, json_string(item_ids[i] ? item_ids[i] : ""));
+    return ids;
+}
+
 json_t *batch_time_json(int64_t ms)
 {
     char text[32];

@@ -49,6 +49,25 @@ json_t *batch_item_ids(struct store_tx *tx, const char *item_kind,
                        const char *job_id, const char *state,
                        struct error *err);
 
+/* What an action on a job's items may name. */
+struct batch_targets {
+    const char *item_kind;
+    const char *job_id;
+    const char *ready_state; /* the item state all_ready selects */
+    int max_items;           /* item ids one request may name */
+    int all_ready_allowed;   /* whether the action may use all_ready */
+};
+
+/*
+ * Returns the ids to act on as a JSON array the caller releases: the job's
+ * ready items with all_ready, else the count item_ids. NULL with err
+ * (ERR_INVALID, code all_ready or item_ids) when they are not allowed.
+ */
+json_t *batch_target_ids(struct store_tx *tx,
+                         const struct batch_targets *targets,
+                         const char *const *item_ids, size_t count,
+                         int all_ready, struct error *err);
+
 /* A time in ms as an ISO 8601 string (new reference). */
 json_t *batch_time_json(int64_t ms);
 

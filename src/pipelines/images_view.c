@@ -427,29 +427,15 @@ static json_t *target_ids(struct store_tx *tx, const struct act *a,
                           const char *const *item_ids, size_t count,
                           int all_ready, struct error *err)
 {
-    json_t *ids;
+    const struct batch_targets targets = {
+        .item_kind = IMAGES_KIND_ITEM,
+        .job_id = a->job_id,
+        .ready_state = IMAGES_READY,
+        .max_items = IMAGES_JOB_MAX_ITEMS,
+        .all_ready_allowed = a->action != IMAGES_RESTORE,
+    };
 
-    if (all_ready) {
-        if (a->action == IMAGES_RESTORE) {
-            error_set(err, ERR_INVALID,
-                      "all_ready: only apply and discard act on all ready "
-                      "items");
-            snprintf(err->code, sizeof(err->code), "all_ready");
-            return NULL;
-        }
-        return images_item_ids(tx, a->job_id, IMAGES_READY, err);
-    }
-    if (count == 0 || count > IMAGES_JOB_MAX_ITEMS) {
-        error_set(err, ERR_INVALID,
-                  "item_ids: expected 1 to %d item ids, or all_ready",
-                  IMAGES_JOB_MAX_ITEMS);
-        snprintf(err->code, sizeof(err->code), "item_ids");
-        return NULL;
-    }
-    ids = json_array();
-    for (size_t i = 0; i < count; i++)
-        json_array_append_new(ids, json_string(item_ids[i] ? item_ids[i] : ""));
-    return ids;
+    return batch_target_ids(tx, &targets, item_ids, count, all_ready, err);
 }
 
 static int act_all(struct store_tx *tx, struct act *a, const json_t *ids,
