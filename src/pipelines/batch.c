@@ -6,6 +6,7 @@
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 
 int batch_set_state(struct store_tx *tx, const char *channel,
                     const char *item_id, const char *from, const char *to,
@@ -60,6 +61,32 @@ json_t *batch_item_ids(struct store_tx *tx, const char *item_kind,
         return NULL;
     }
     return ids;
+}
+
+int batch_read_counts(struct store_tx *tx, const char *item_kind,
+                      const char *job_id, const struct batch_count *counts,
+                      size_t count, int64_t *total, struct error *err)
+{
+    struct store_stmt *stmt = store_query(
+        tx,
+        "SELECT state, COUNT(*) FROM generations WHERE parent_id = ? "
+        "AND kind = ? GROUP BY state",
+        STORE_ARGS(STORE_TEXT(job_id), STORE_TEXT(item_kind)), err);
+    int rc;
+
+    if (!stmt)
+        return -1;
+    while ((rc = store_step(stmt, err)) == 1) {
+        const char *state = store_column_text(stmt, 0);
+        int64_t items = store_column_int(stmt, 1);
+
+        for (size_t i = 0; i < count; i++)
+            if (strcmp(counts[i].state, state) == 0)
+                *counts[i].slot = items;
+        *total += items;
+    }
+    store_finalize(stmt);
+    return rc < 0 ? -1 : 0;
 }
 
 json_t *batch_target_ids(struct store_tx *tx,

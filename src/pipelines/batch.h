@@ -49,6 +49,21 @@ json_t *batch_item_ids(struct store_tx *tx, const char *item_kind,
                        const char *job_id, const char *state,
                        struct error *err);
 
+/* Where the count of items in one state goes. */
+struct batch_count {
+    const char *state;
+    int64_t *slot;
+};
+
+/*
+ * Counts the job's items of item_kind by state into the slots of the
+ * count counts (states without a slot are only added to *total), and adds
+ * every item to *total. Returns 0, or -1 with err.
+ */
+int batch_read_counts(struct store_tx *tx, const char *item_kind,
+                      const char *job_id, const struct batch_count *counts,
+                      size_t count, int64_t *total, struct error *err);
+
 /* What an action on a job's items may name. */
 struct batch_targets {
     const char *item_kind;

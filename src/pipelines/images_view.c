@@ -18,53 +18,26 @@
 /* Progress                                                            */
 /* ------------------------------------------------------------------ */
 
-static int64_t *count_slot(struct images_progress *p, const char *state)
+static int read_counts(struct store_tx *tx, const char *job_id,
+                       struct images_progress *progress, struct error *err)
 {
-    struct {
-        const char *state;
-        int64_t *slot;
-    } slots[] = {
-        {IMAGES_PENDING, &p->pending},
-        {IMAGES_PROCESSING, &p->processing},
-        {IMAGES_READY, &p->ready},
-        {IMAGES_SKIPPED_LARGER, &p->skipped_larger},
-        {IMAGES_APPLYING, &p->applying},
-        {IMAGES_APPLIED, &p->applied},
-        {IMAGES_RESTORING, &p->restoring},
-        {IMAGES_RESTORED, &p->restored},
-        {IMAGES_FAILED, &p->failed},
-        {IMAGES_DISCARDED, &p->discarded},
-        {IMAGES_CANCELLED, &p->cancelled},
+    const struct batch_count counts[] = {
+        {IMAGES_PENDING, &progress->pending},
+        {IMAGES_PROCESSING, &progress->processing},
+        {IMAGES_READY, &progress->ready},
+        {IMAGES_SKIPPED_LARGER, &progress->skipped_larger},
+        {IMAGES_APPLYING, &progress->applying},
+        {IMAGES_APPLIED, &progress->applied},
+        {IMAGES_RESTORING, &progress->restoring},
+        {IMAGES_RESTORED, &progress->restored},
+        {IMAGES_FAILED, &progress->failed},
+        {IMAGES_DISCARDED, &progress->discarded},
+        {IMAGES_CANCELLED, &progress->cancelled},
     };
 
-    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
-        if (strcmp(slots[i].state, state) == 0)
-            return slots[i].slot;
-    return NULL;
-}
-
-static int read_counts(struct store_tx *tx, const char *job_id,
-                       struct images_progress *out, struct error *err)
-{
-    struct store_stmt *stmt = store_query(
-        tx,
-        "SELECT state, COUNT(*) FROM generations WHERE parent_id = ? "
-        "AND kind = ? GROUP BY state",
-        STORE_ARGS(STORE_TEXT(job_id), STORE_TEXT(IMAGES_KIND_ITEM)), err);
-    int rc;
-
-    if (!stmt)
-        return -1;
-    while ((rc = store_step(stmt, err)) == 1) {
-        int64_t *slot = count_slot(out, store_column_text(stmt, 0));
-        int64_t count = store_column_int(stmt, 1);
-
-        if (slot)
-            *slot = count;
-        out->total += count;
-    }
-    store_finalize(stmt);
-    return rc < 0 ? -1 : 0;
+    return batch_read_counts(tx, IMAGES_KIND_ITEM, job_id, counts,
+                             sizeof(counts) / sizeof(counts[0]),
+                             &progress->total, err);
 }
 
 int images_job_progress(struct app *app, const char *instance_id,

@@ -14,53 +14,26 @@
 /* Progress                                                            */
 /* ------------------------------------------------------------------ */
 
-static int64_t *count_slot(struct products_progress *p, const char *state)
+static int read_counts(struct store_tx *tx, const char *job_id,
+                       struct products_progress *progress, struct error *err)
 {
-    struct {
-        const char *state;
-        int64_t *slot;
-    } slots[] = {
-        {PRODUCTS_PENDING, &p->pending},
-        {PRODUCTS_RUNNING, &p->running},
-        {PRODUCTS_READY, &p->ready},
-        {PRODUCTS_APPLYING, &p->applying},
-        {PRODUCTS_APPLIED, &p->applied},
-        {PRODUCTS_REVERTING, &p->reverting},
-        {PRODUCTS_REVERTED, &p->reverted},
-        {PRODUCTS_FAILED, &p->failed},
-        {PRODUCTS_CONFLICT, &p->conflict},
-        {PRODUCTS_DISCARDED, &p->discarded},
-        {PRODUCTS_CANCELLED, &p->cancelled},
+    const struct batch_count counts[] = {
+        {PRODUCTS_PENDING, &progress->pending},
+        {PRODUCTS_RUNNING, &progress->running},
+        {PRODUCTS_READY, &progress->ready},
+        {PRODUCTS_APPLYING, &progress->applying},
+        {PRODUCTS_APPLIED, &progress->applied},
+        {PRODUCTS_REVERTING, &progress->reverting},
+        {PRODUCTS_REVERTED, &progress->reverted},
+        {PRODUCTS_FAILED, &progress->failed},
+        {PRODUCTS_CONFLICT, &progress->conflict},
+        {PRODUCTS_DISCARDED, &progress->discarded},
+        {PRODUCTS_CANCELLED, &progress->cancelled},
     };
 
-    for (size_t i = 0; i < sizeof(slots) / sizeof(slots[0]); i++)
-        if (strcmp(slots[i].state, state) == 0)
-            return slots[i].slot;
-    return NULL;
-}
-
-static int read_counts(struct store_tx *tx, const char *job_id,
-                       struct products_progress *out, struct error *err)
-{
-    struct store_stmt *stmt = store_query(
-        tx,
-        "SELECT state, COUNT(*) FROM generations WHERE parent_id = ? "
-        "AND kind = ? GROUP BY state",
-        STORE_ARGS(STORE_TEXT(job_id), STORE_TEXT(PRODUCTS_KIND_ITEM)), err);
-    int rc;
-
-    if (!stmt)
-        return -1;
-    while ((rc = store_step(stmt, err)) == 1) {
-        int64_t *slot = count_slot(out, store_column_text(stmt, 0));
-        int64_t count = store_column_int(stmt, 1);
-
-        if (slot)
-            *slot = count;
-        out->total += count;
-    }
-    store_finalize(stmt);
-    return rc < 0 ? -1 : 0;
+    return batch_read_counts(tx, PRODUCTS_KIND_ITEM, job_id, counts,
+                             sizeof(counts) / sizeof(counts[0]),
+                             &progress->total, err);
 }
 
 int products_job_progress(struct app *app, const char *instance_id,
