@@ -1,6 +1,8 @@
 #include "pipelines/batch.h"
 
 #include "core/clock.h"
+#include "core/log.h"
+#include "queue/queue.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -118,6 +120,72 @@ json_t *batch_target_ids(struct store_tx *tx,
     for (size_t i = 0; i < count; i++)
         json_array_append_new(ids, json_string(item_ids[i] ? item_ids[i] : ""));
     return ids;
+}
+
+static int cancel_pending(struct app *app, const struct batch_cancel *kind,
+                          struct store_tx *tx, const char *job_id,
+                          int64_t *count, struct error *err)
+{
+    json_t *ids =
+        batch_item_ids(tx, kind->item_kind, job_id, kind->item_pending, err);
+    size_t i;
+    json_t *id;
+
+    if (!ids)
+        return -1;
+    json_array_foreach(ids, i, id)
+    {
+        const char *item_id = json_string_value(id);
+
+        if (batch_set_state(tx, kind->channel, item_id, kind->item_pending,
+                            kind->item_cancelled, err) != 0 ||
+            store_credits_release(tx, item_id, err) < 0 ||
+            queue_cancel_generation(tx, item_id, NULL, err) != 0) {
+            json_decref(ids);
+            return -1;
+        }
+        if (kind->item_cancelled_hook)
+            kind->item_cancelled_hook(app, item_id);
+    }
+    *count = (int64_t)json_array_size(ids);
+    json_decref(ids);
+    return 0;
+}
+
+int batch_job_cancel(struct app *app, const struct batch_cancel *kind,
+                     const char *instance_id, const char *job_id,
+                     struct error *err)
+{
+    struct store_tx *tx = store_begin(app->store, err);
+    struct store_generation job;
+    int64_t cancelled = 0;
+
+    if (!tx)
+        return -1;
+    if (kind->load(tx, instance_id, kind->job_kind, job_id, NULL, 1, &job,
+                   err) != 1)
+        goto fail;
+    if (strcmp(job.state, kind->job_running) != 0) {
+        error_set(err, ERR_CONFLICT, "job %s is already %s", job_id, job.state);
+        store_generation_clear(&job);
+        goto fail;
+    }
+    store_generation_clear(&job);
+    if (store_generation_set_state(tx, job_id, kind->job_running,
+                                   kind->job_cancelled, err) < 0 ||
+        cancel_pending(app, kind, tx, job_id, &cancelled, err) != 0 ||
+        store_notify(tx, kind->channel, err) != 0)
+        goto fail;
+    if (store_commit(tx, err) != 0)
+        return -1;
+    log_info(kind->component,
+             "job cancelled instance=%s job=%s released_items=%" PRId64,
+             instance_id, job_id, cancelled);
+    return 0;
+
+fail:
+    store_rollback(tx);
+    return -1;
 }
 
 json_t *batch_time_json(int64_t ms)

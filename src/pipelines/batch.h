@@ -83,6 +83,34 @@ json_t *batch_target_ids(struct store_tx *tx,
                          const char *const *item_ids, size_t count,
                          int all_ready, struct error *err);
 
+/* A batch pipeline's kinds, states and hooks for cancelling a job. */
+struct batch_cancel {
+    const char *component; /* log component, e.g. "images" */
+    const char *channel;   /* notified when states change */
+    const char *job_kind;
+    const char *item_kind;
+    const char *job_running;
+    const char *job_cancelled;
+    const char *item_pending;
+    const char *item_cancelled;
+    /* Reads a generation of kind owned by instance_id: 1 when found. */
+    int (*load)(struct store_tx *tx, const char *instance_id, const char *kind,
+                const char *id, const char *parent_id, int for_update,
+                struct store_generation *out, struct error *err);
+    /* Called for each pending item once it is cancelled (may be NULL). */
+    void (*item_cancelled_hook)(const struct app *app, const char *item_id);
+};
+
+/*
+ * Cancels a running job of instance_id: the job and its pending items
+ * become cancelled, their credits are released and their queued work is
+ * dropped, in one transaction. Items already at work finish. Returns 0,
+ * or -1 with err (ERR_CONFLICT when the job is no longer running).
+ */
+int batch_job_cancel(struct app *app, const struct batch_cancel *kind,
+                     const char *instance_id, const char *job_id,
+                     struct error *err);
+
 /* A time in ms as an ISO 8601 string (new reference). */
 json_t *batch_time_json(int64_t ms);
 

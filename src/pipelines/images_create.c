@@ -5,6 +5,8 @@
  */
 #include "pipelines/images_internal.h"
 
+#include "pipelines/batch.h"
+
 #include "core/json.h"
 #include "core/log.h"
 #include "wix/stores.h"
@@ -471,66 +473,23 @@ out:
 /* Cancelling a job                                                    */
 /* ------------------------------------------------------------------ */
 
-static int cancel_pending(struct app *app, struct store_tx *tx,
-                          const char *job_id, int64_t *count, struct error *err)
-{
-    json_t *ids = images_item_ids(tx, job_id, IMAGES_PENDING, err);
-    size_t i;
-    json_t *id;
-
-    if (!ids)
-        return -1;
-    json_array_foreach(ids, i, id)
-    {
-        const char *item_id = json_string_value(id);
-
-        if (images_set_state(tx, item_id, IMAGES_PENDING, IMAGES_CANCELLED,
-                             err) != 0 ||
-            store_credits_release(tx, item_id, err) < 0 ||
-            queue_cancel_generation(tx, item_id, NULL, err) != 0) {
-            json_decref(ids);
-            return -1;
-        }
-        images_item_dir_remove(app, item_id);
-    }
-    *count = (int64_t)json_array_size(ids);
-    json_decref(ids);
-    return 0;
-}
-
 int images_job_cancel(struct app *app, const char *instance_id,
                       const char *job_id, struct error *err)
 {
-    struct store_tx *tx = store_begin(app->store, err);
-    struct store_generation job;
-    int64_t cancelled = 0;
+    static const struct batch_cancel kind = {
+        .component = "images",
+        .channel = IMAGES_CHANNEL,
+        .job_kind = IMAGES_KIND_JOB,
+        .item_kind = IMAGES_KIND_ITEM,
+        .job_running = IMAGES_JOB_RUNNING,
+        .job_cancelled = IMAGES_JOB_CANCELLED,
+        .item_pending = IMAGES_PENDING,
+        .item_cancelled = IMAGES_CANCELLED,
+        .load = images_load,
+        .item_cancelled_hook = images_item_dir_remove,
+    };
 
-    if (!tx)
-        return -1;
-    if (images_load(tx, instance_id, IMAGES_KIND_JOB, job_id, NULL, 1, &job,
-                    err) != 1)
-        goto fail;
-    if (strcmp(job.state, IMAGES_JOB_RUNNING) != 0) {
-        error_set(err, ERR_CONFLICT, "job %s is already %s", job_id, job.state);
-        store_generation_clear(&job);
-        goto fail;
-    }
-    store_generation_clear(&job);
-    if (store_generation_set_state(tx, job_id, IMAGES_JOB_RUNNING,
-                                   IMAGES_JOB_CANCELLED, err) < 0 ||
-        cancel_pending(app, tx, job_id, &cancelled, err) != 0 ||
-        store_notify(tx, IMAGES_CHANNEL, err) != 0)
-        goto fail;
-    if (store_commit(tx, err) != 0)
-        return -1;
-    log_info("images",
-             "job cancelled instance=%s job=%s released_items=%" PRId64,
-             instance_id, job_id, cancelled);
-    return 0;
-
-fail:
-    store_rollback(tx);
-    return -1;
+    return batch_job_cancel(app, &kind, instance_id, job_id, err);
 }
 
 /* ------------------------------------------------------------------ */

@@ -477,65 +477,23 @@ json_t *products_item_ids(struct store_tx *tx, const char *job_id,
     return batch_item_ids(tx, PRODUCTS_KIND_ITEM, job_id, state, err);
 }
 
-static int cancel_pending(struct store_tx *tx, const char *job_id,
-                          int64_t *count, struct error *err)
-{
-    json_t *ids = products_item_ids(tx, job_id, PRODUCTS_PENDING, err);
-    size_t i;
-    json_t *id;
-
-    if (!ids)
-        return -1;
-    json_array_foreach(ids, i, id)
-    {
-        const char *item_id = json_string_value(id);
-
-        if (products_set_state(tx, item_id, PRODUCTS_PENDING,
-                               PRODUCTS_CANCELLED, err) != 0 ||
-            store_credits_release(tx, item_id, err) < 0 ||
-            queue_cancel_generation(tx, item_id, NULL, err) != 0) {
-            json_decref(ids);
-            return -1;
-        }
-    }
-    *count = (int64_t)json_array_size(ids);
-    json_decref(ids);
-    return 0;
-}
-
 int products_job_cancel(struct app *app, const char *instance_id,
                         const char *job_id, struct error *err)
 {
-    struct store_tx *tx = store_begin(app->store, err);
-    struct store_generation job;
-    int64_t cancelled = 0;
+    static const struct batch_cancel kind = {
+        .component = "products",
+        .channel = PRODUCTS_CHANNEL,
+        .job_kind = PRODUCTS_KIND_JOB,
+        .item_kind = PRODUCTS_KIND_ITEM,
+        .job_running = PRODUCTS_JOB_RUNNING,
+        .job_cancelled = PRODUCTS_JOB_CANCELLED,
+        .item_pending = PRODUCTS_PENDING,
+        .item_cancelled = PRODUCTS_CANCELLED,
+        .load = products_load,
+        .item_cancelled_hook = NULL,
+    };
 
-    if (!tx)
-        return -1;
-    if (products_load(tx, instance_id, PRODUCTS_KIND_JOB, job_id, NULL, 1, &job,
-                      err) != 1)
-        goto fail;
-    if (strcmp(job.state, PRODUCTS_JOB_RUNNING) != 0) {
-        error_set(err, ERR_CONFLICT, "job %s is already %s", job_id, job.state);
-        store_generation_clear(&job);
-        goto fail;
-    }
-    store_generation_clear(&job);
-    if (store_generation_set_state(tx, job_id, PRODUCTS_JOB_RUNNING,
-                                   PRODUCTS_JOB_CANCELLED, err) < 0 ||
-        cancel_pending(tx, job_id, &cancelled, err) != 0 ||
-        store_notify(tx, PRODUCTS_CHANNEL, err) != 0)
-        goto fail;
-    if (store_commit(tx, err) != 0)
-        return -1;
-    log_info("products",
-             "job cancelled instance=%s job=%s released_items=%" PRId64,
-             instance_id, job_id, cancelled);
-    return 0;
-
-fail:
-    store_rollback(tx);
-    return -1;
+    return batch_job_cancel(app, &kind, instance_id, job_id, err);
 }
 
 /* ------------------------------------------------------------------ */
