@@ -134,6 +134,26 @@ static void site_new(struct site *site, const char *body)
     json_decref(created);
 }
 
+/*
+ * Waits until the install event's job has granted the free plan's credits:
+ * the webhook is answered first and handled in a job.
+ */
+static void wait_for_credits(const struct site *site)
+{
+    int64_t deadline = clock_monotonic_ms() + WAIT_MS;
+
+    while (clock_monotonic_ms() < deadline) {
+        json_t *me = expect("GET", "/api/me", site->instance, NULL, 200);
+        json_int_t credits = json_integer_value(json_object_get(me, "credits"));
+
+        json_decref(me);
+        if (credits > 0)
+            return;
+        clock_sleep_ms(100);
+    }
+    fail_msg("site %s got no credits from its install event", site->id);
+}
+
 static void install(const struct site *site)
 {
     char body[1024];
@@ -148,6 +168,7 @@ static void install(const struct site *site)
     assert_int_equal(json_integer_value(json_at(sent, "deliveries[0].status")),
                      200);
     json_decref(sent);
+    wait_for_credits(site);
 }
 
 /* Polls GET path (as site) until field equals one of the values. */
