@@ -188,6 +188,21 @@ fail:
     return -1;
 }
 
+int batch_release_held(struct store_tx *tx, const char *item_id,
+                       struct error *err)
+{
+    struct error local;
+
+    error_clear(&local);
+    if (store_credits_release(tx, item_id, &local) >= 0)
+        return 0;
+    /* ERR_CONFLICT: the reservation was captured by an earlier apply. */
+    if (local.kind == ERR_CONFLICT)
+        return 0;
+    *err = local;
+    return -1;
+}
+
 json_t *batch_time_json(int64_t ms)
 {
     char text[32];

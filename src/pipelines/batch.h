@@ -111,6 +111,14 @@ int batch_job_cancel(struct app *app, const struct batch_cancel *kind,
                      const char *instance_id, const char *job_id,
                      struct error *err);
 
+/*
+ * Releases the credits item_id holds, in tx. A reservation an earlier
+ * apply already captured (ERR_CONFLICT) counts as released. Returns 0, or
+ * -1 with err.
+ */
+int batch_release_held(struct store_tx *tx, const char *item_id,
+                       struct error *err);
+
 /* A time in ms as an ISO 8601 string (new reference). */
 json_t *batch_time_json(int64_t ms);
 

@@ -118,16 +118,7 @@ int products_enqueue_write(struct store_tx *tx, const char *instance_id,
 int products_release_held(struct store_tx *tx, const char *item_id,
                           struct error *err)
 {
-    struct error local;
-
-    error_clear(&local);
-    if (store_credits_release(tx, item_id, &local) >= 0)
-        return 0;
-    /* ERR_CONFLICT: the reservation was captured by an earlier apply. */
-    if (local.kind == ERR_CONFLICT)
-        return 0;
-    *err = local;
-    return -1;
+    return batch_release_held(tx, item_id, err);
 }
 
 int products_set_round(struct store_tx *tx, const char *item_id,
