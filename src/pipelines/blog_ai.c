@@ -115,6 +115,7 @@ int blog_ai_call(struct blog_job *bj, const char *step,
     if (result->usage.total_tokens > 0)
         keep_failed_usage(bj, &result->usage);
     error_prefix(err, "%s step", step);
+    blog_error_from(err, BLOG_SOURCE_OPENAI);
     return -1;
 }
 

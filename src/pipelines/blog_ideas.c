@@ -300,6 +300,8 @@ static int ask_for_ideas(struct blog_job *bj, const json_t *site,
         *usage = blog_usage_json(&result.usage);
         snprintf(model, 128, "%s", result.model);
         rc = *ideas ? 0 : -1;
+        if (rc != 0)
+            blog_error_from(err, BLOG_SOURCE_OPENAI);
     }
     openai_result_release(&result);
     return rc;
@@ -328,8 +330,10 @@ static int ideas_work(struct blog_job *bj, json_t **output, struct error *err)
         return 0;
     }
     if (wix_run(bj->app->wix, bj->gen.instance_id, fetch_facts, &facts, err) !=
-        0)
+        0) {
+        blog_error_from(err, BLOG_SOURCE_WIX);
         return -1;
+    }
     avoid = titles_to_avoid(previous, bj->input);
 
     /* A fixed idea is the only idea, and costs no call. */

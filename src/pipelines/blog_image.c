@@ -143,9 +143,12 @@ static int image_size(const void *data, size_t len, int *width, int *height,
     VipsImage *image;
 
     pthread_once(&vips_once, start_vips);
-    if (vips_status != 0)
-        return error_set(err, ERR_PERMANENT, "cannot start libvips: %s",
-                         vips_error_buffer());
+    if (vips_status != 0) {
+        error_set(err, ERR_PERMANENT, "cannot start libvips: %s",
+                  vips_error_buffer());
+        blog_error_from(err, BLOG_SOURCE_APP);
+        return -1;
+    }
     image = vips_image_new_from_buffer(data, len, "", "access",
                                        VIPS_ACCESS_SEQUENTIAL, NULL);
     if (!image) {
@@ -153,15 +156,19 @@ static int image_size(const void *data, size_t len, int *width, int *height,
                   "the cover image from Replicate is not a readable image: "
                   "%.200s",
                   vips_error_buffer());
+        snprintf(err->code, sizeof(err->code), REPLICATE_ERR_OUTPUT_TYPE);
         vips_error_clear();
         return -1;
     }
     *width = vips_image_get_width(image);
     *height = vips_image_get_height(image);
     g_object_unref(image);
-    if (*width <= 0 || *height <= 0)
-        return error_set(err, ERR_PERMANENT,
-                         "the cover image from Replicate has no size");
+    if (*width <= 0 || *height <= 0) {
+        error_set(err, ERR_PERMANENT,
+                  "the cover image from Replicate has no size");
+        snprintf(err->code, sizeof(err->code), REPLICATE_ERR_OUTPUT_TYPE);
+        return -1;
+    }
     return 0;
 }
 
@@ -218,6 +225,7 @@ static int create_prediction(struct blog_job *bj, json_t **checkpoint,
     json_decref(input);
     if (rc != 0) {
         replicate_prediction_release(&prediction);
+        blog_error_from(err, BLOG_SOURCE_REPLICATE);
         return -1;
     }
 
@@ -268,9 +276,11 @@ static int transient_failure(const char *model_error)
 static int needs_new_prediction(const struct error *err,
                                 const struct replicate_prediction *prediction)
 {
-    return strcmp(err->code, REPLICATE_ERR_TIMEOUT) == 0 ||
-           strcmp(err->code, REPLICATE_ERR_OUTPUT_EXPIRED) == 0 ||
-           (strcmp(err->code, REPLICATE_ERR_FAILED) == 0 &&
+    const char *code = blog_error_code(err);
+
+    return strcmp(code, REPLICATE_ERR_TIMEOUT) == 0 ||
+           strcmp(code, REPLICATE_ERR_OUTPUT_EXPIRED) == 0 ||
+           (strcmp(code, REPLICATE_ERR_FAILED) == 0 &&
             transient_failure(prediction->error));
 }
 
@@ -339,6 +349,8 @@ static int keep_output(struct blog_job *bj, const char *url, json_t *checkpoint,
                             &bytes, content_type, err);
     if (rc == 0)
         rc = image_size(bytes.data, bytes.len, &width, &height, err);
+    if (rc != 0)
+        blog_error_from(err, BLOG_SOURCE_REPLICATE);
     snprintf(dir, sizeof(dir), "%.550s/blog", bj->app->data_dir);
     snprintf(path, sizeof(path), "%.560s/%s.%s", dir, bj->gen.id,
              extension_of(content_type));
@@ -403,6 +415,8 @@ static int image_work(struct blog_job *bj, json_t **output, struct error *err)
     if (rc == 0 && prediction.output_count == 0)
         rc = error_set(err, ERR_PERMANENT,
                        "prediction %s succeeded without an output", id);
+    if (rc != 0)
+        blog_error_from(err, BLOG_SOURCE_REPLICATE);
     if (rc == 0)
         rc = keep_output(bj, prediction.outputs[0], checkpoint, err);
     if (rc != 0 && needs_new_prediction(err, &prediction))

@@ -352,6 +352,42 @@ int blog_keep_idea_title(const struct blog_job *bj, json_t *post,
                          struct error *err);
 
 /* ------------------------------------------------------------------ */
+/* What the owner reads when a generation fails (blog_errors.c)        */
+/* ------------------------------------------------------------------ */
+
+/* Services that a step's error may come from (see blog_error_from). */
+#define BLOG_SOURCE_OPENAI "openai"
+#define BLOG_SOURCE_REPLICATE "replicate"
+#define BLOG_SOURCE_WIX "wix"
+/* The app's own part, such as converting the post to rich content. */
+#define BLOG_SOURCE_APP "app"
+
+/* Codes of the pipeline's own findings, in err->code. */
+#define BLOG_ERR_NO_MEMBERS "no_members" /* no member can own the post */
+#define BLOG_ERR_COVER_LOST "cover_lost" /* no copy of the cover is left */
+
+/*
+ * Marks err as a failure of source (a BLOG_SOURCE_ name): err->code
+ * becomes "<source>/<code>". An error already marked keeps its source, so
+ * a step may mark what it knows and then mark the rest.
+ */
+void blog_error_from(struct error *err, const char *source);
+
+/* err->code without the source that blog_error_from() put in front. */
+const char *blog_error_code(const struct error *err);
+
+/*
+ * Fills owner with what the site owner reads for cause, the error that
+ * failed a job of job_kind: a kind that says what the owner can do, and
+ * plain words on what happened, that no credits were charged and what to
+ * do next. No setting, vendor message, key or id of cause is copied.
+ * Returns 1 when the cause needs the operator (a setting, a vendor
+ * account, the app's own failure), else 0.
+ */
+int blog_owner_error(const char *job_kind, const struct error *cause,
+                     struct error *owner);
+
+/* ------------------------------------------------------------------ */
 /* JSON views (blog_json.c)                                            */
 /* ------------------------------------------------------------------ */
 

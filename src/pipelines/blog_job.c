@@ -156,13 +156,17 @@ int blog_still_in_state(struct blog_job *bj, const char *state,
     struct store_generation gen;
     int rc;
 
-    if (!tx)
+    if (!tx) {
+        blog_error_from(err, BLOG_SOURCE_APP);
         return -1;
+    }
     rc =
         blog_generation_load(tx, bj->gen.instance_id, bj->gen.id, 0, &gen, err);
     store_rollback(tx);
-    if (rc != 0)
+    if (rc != 0) {
+        blog_error_from(err, BLOG_SOURCE_APP);
         return -1;
+    }
     rc = strcmp(gen.state, state) == 0;
     store_generation_clear(&gen);
     return rc;
@@ -181,6 +185,14 @@ static void count_job(const char *kind, const char *outcome)
 /* Effects ledger, one short transaction per call                     */
 /* ------------------------------------------------------------------ */
 
+/* Marks a failure of the effects ledger as the app's own, so that a
+ * Wix step does not report it as Wix's. Returns -1. */
+static int ledger_failed(struct error *err)
+{
+    blog_error_from(err, BLOG_SOURCE_APP);
+    return -1;
+}
+
 int blog_effect_read(struct blog_job *bj, const char *key,
                      struct store_effect *out, struct error *err)
 {
@@ -189,10 +201,10 @@ int blog_effect_read(struct blog_job *bj, const char *key,
 
     memset(out, 0, sizeof(*out));
     if (!tx)
-        return -1;
+        return ledger_failed(err);
     rc = store_effect_get(tx, key, out, err);
     store_rollback(tx);
-    return rc;
+    return rc < 0 ? ledger_failed(err) : rc;
 }
 
 int blog_effect_begin(struct blog_job *bj, const char *key,
@@ -203,13 +215,13 @@ int blog_effect_begin(struct blog_job *bj, const char *key,
 
     memset(out, 0, sizeof(*out));
     if (!tx)
-        return -1;
+        return ledger_failed(err);
     rc = store_effect_begin(tx, key, bj->gen.instance_id, bj->gen.id, out, err);
     if (rc < 0) {
         store_rollback(tx);
-        return -1;
+        return ledger_failed(err);
     }
-    return store_commit(tx, err) == 0 ? rc : -1;
+    return store_commit(tx, err) == 0 ? rc : ledger_failed(err);
 }
 
 int blog_effect_done(struct blog_job *bj, const char *key,
@@ -218,12 +230,12 @@ int blog_effect_done(struct blog_job *bj, const char *key,
     struct store_tx *tx = store_begin(bj->app->store, err);
 
     if (!tx)
-        return -1;
+        return ledger_failed(err);
     if (store_effect_done(tx, key, remote_id, err) != 0) {
         store_rollback(tx);
-        return -1;
+        return ledger_failed(err);
     }
-    return store_commit(tx, err);
+    return store_commit(tx, err) == 0 ? 0 : ledger_failed(err);
 }
 
 /* ------------------------------------------------------------------ */
@@ -377,10 +389,31 @@ static int note_effect(struct store_tx *tx, const char *id, const char *suffix,
     return rc;
 }
 
+/* Logs the technical cause of a failed generation, which the owner does
+ * not see, and counts the failure by who has to act on it. */
+static void report_failure(const struct queue_job *job,
+                           const struct error *cause, int operator_needed)
+{
+    const char *who = operator_needed ? "operator" : "owner";
+    char labels[64];
+
+    snprintf(labels, sizeof(labels), "action=\"%s\"", who);
+    metrics_count("sitesmith_blog_failures_total", labels, 1);
+    log_error("blog",
+              "generation failed instance=%s generation=%s job=%" PRId64
+              " step=%s attempt=%d action=%s error_kind=%s error_code=%s "
+              "error=\"%s\"",
+              job->instance_id, job->generation_id, job->id, job->kind,
+              job->attempt, who, error_kind_name(cause->kind),
+              cause->code[0] ? cause->code : "none", cause->message);
+}
+
 int blog_job_failed(struct store_tx *tx, const struct queue_job *job,
                     const struct error *cause, void *arg, struct error *err)
 {
     struct store_generation gen;
+    struct error owner;
+    int operator_needed;
     int rc;
 
     (void)arg;
@@ -393,11 +426,13 @@ int blog_job_failed(struct store_tx *tx, const struct queue_job *job,
         return 0;
     }
 
-    /* A media file or a draft made before the failure stays on the site:
-     * the generation names them so that nothing is left unnoticed. */
+    /* The owner reads plain words; the cause goes to the log. A media
+     * file or a draft made before the failure stays on the site: the
+     * generation names them so that nothing is left unnoticed. */
+    operator_needed = blog_owner_error(job->kind, cause, &owner);
     rc = blog_set_state(tx, job->generation_id, gen.state, BLOG_FAILED, err) !=
                      0 ||
-                 store_generation_set_error(tx, job->generation_id, cause,
+                 store_generation_set_error(tx, job->generation_id, &owner,
                                             err) != 0 ||
                  note_effect(tx, job->generation_id, "media", "mediaId", err) <
                      0 ||
@@ -411,11 +446,7 @@ int blog_job_failed(struct store_tx *tx, const struct queue_job *job,
     store_generation_clear(&gen);
     if (rc != 0)
         return -1;
-    log_error("blog",
-              "generation failed instance=%s generation=%s step=%s "
-              "error_kind=%s error=\"%s\"",
-              job->instance_id, job->generation_id, job->kind,
-              error_kind_name(cause->kind), cause->message);
+    report_failure(job, cause, operator_needed);
     return 0;
 }
 

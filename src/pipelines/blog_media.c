@@ -141,22 +141,29 @@ static int load_bytes(struct cover_ctx *ctx, struct buf *bytes,
              "kept cover image unreadable, downloading it again "
              "generation=%s path=%s error=\"%s\"",
              ctx->bj->gen.id, path ? path : "", strerror(reason));
-    if (!url)
-        return error_set(err, ERR_PERMANENT,
-                         "the cover image of generation %s is gone: no copy "
-                         "was kept; start a new generation",
-                         ctx->bj->gen.id);
+    if (!url) {
+        error_set(err, ERR_PERMANENT,
+                  "the cover image of generation %s is gone: no copy was "
+                  "kept; start a new generation",
+                  ctx->bj->gen.id);
+        snprintf(err->code, sizeof(err->code), BLOG_ERR_COVER_LOST);
+        return -1;
+    }
     if (replicate_download(ctx->bj->app->replicate, url, bytes->max, types,
                            bytes, type, err) == 0)
         return 0;
-    if (error_is_retryable(err))
+    if (error_is_retryable(err)) {
+        blog_error_from(err, BLOG_SOURCE_REPLICATE);
         return -1;
+    }
     snprintf(cause, sizeof(cause), "%s", err->message);
-    return error_set(err, ERR_PERMANENT,
-                     "the cover image of generation %s is gone: the copy "
-                     "kept at %s cannot be read and Replicate's output can't "
-                     "be downloaded (%s); start a new generation",
-                     ctx->bj->gen.id, path ? path : "(none)", cause);
+    error_set(err, ERR_PERMANENT,
+              "the cover image of generation %s is gone: the copy kept at %s "
+              "cannot be read and Replicate's output can't be downloaded "
+              "(%s); start a new generation",
+              ctx->bj->gen.id, path ? path : "(none)", cause);
+    snprintf(err->code, sizeof(err->code), BLOG_ERR_COVER_LOST);
+    return -1;
 }
 
 static int upload_cover(struct cover_ctx *ctx, const struct cover_route *route,
@@ -337,10 +344,12 @@ int blog_media_ensure(struct blog_job *bj, struct wix_client *client,
 
     ctx.content_type =
         json_string_value(json_object_get(image, "content_type"));
-    if (!ctx.content_type)
-        return error_set(err, ERR_PERMANENT,
-                         "generation %s has no cover image to publish",
-                         bj->gen.id);
+    if (!ctx.content_type) {
+        error_set(err, ERR_PERMANENT,
+                  "generation %s has no cover image to publish", bj->gen.id);
+        blog_error_from(err, BLOG_SOURCE_APP);
+        return -1;
+    }
     route_init(&import, &ctx, 0);
     route_init(&upload, &ctx, 1);
 

@@ -132,11 +132,14 @@ static int choose_writer(struct publish_ctx *ctx, struct wix_client *client,
     if (first)
         snprintf(ctx->member_id, sizeof(ctx->member_id), "%s", first);
     json_decref(members);
-    if (!first)
-        return error_set(err, ERR_PERMANENT,
-                         "site %s has no members to own the post: add a "
-                         "member or set the site's writer_member_id",
-                         ctx->bj->gen.instance_id);
+    if (!first) {
+        error_set(err, ERR_PERMANENT,
+                  "site %s has no members to own the post: add a member or "
+                  "set the site's writer_member_id",
+                  ctx->bj->gen.instance_id);
+        snprintf(err->code, sizeof(err->code), BLOG_ERR_NO_MEMBERS);
+        return -1;
+    }
     return 0;
 }
 
@@ -387,8 +390,10 @@ static int publish_unit(struct wix_client *client, void *arg, struct error *err)
         choose_writer(ctx, client, err) != 0)
         return -1;
     doc = rich_content(markdown ? markdown : "", site_url, err);
-    if (!doc)
+    if (!doc) {
+        blog_error_from(err, BLOG_SOURCE_APP);
         return -1;
+    }
 
     /* Last look before the create: a cancelled generation gets no draft. */
     rc = blog_still_in_state(ctx->bj, BLOG_PUBLISHING, err);
@@ -420,10 +425,15 @@ static int publish_work(struct blog_job *bj, json_t **output, struct error *err)
                          "publish step: generation %s has no written post or "
                          "cover image",
                          bj->gen.id);
-    if (read_writer_setting(bj, ctx.writer, sizeof(ctx.writer), err) != 0 ||
-        wix_run(bj->app->wix, bj->gen.instance_id, publish_unit, &ctx, err) !=
-            0) {
+    if (read_writer_setting(bj, ctx.writer, sizeof(ctx.writer), err) != 0) {
         error_prefix(err, "publish step");
+        return -1;
+    }
+    if (wix_run(bj->app->wix, bj->gen.instance_id, publish_unit, &ctx, err) !=
+        0) {
+        /* Whatever publish_unit did not mark came from a Wix call. */
+        error_prefix(err, "publish step");
+        blog_error_from(err, BLOG_SOURCE_WIX);
         return -1;
     }
     *output = json_pack("{s:s, s:s, s:i, s:i, s:s, s:s?, s:s?}", "media_id",
