@@ -107,33 +107,59 @@ static void handle_get(struct api_call *call)
     respond_generation(call, http_request_param(call->req, "id"), 200);
 }
 
+/* Rejects a select body with a field other than index, as POST
+ * generations rejects unknown fields. */
+static int check_select_fields(const json_t *body, struct error *err)
+{
+    const char *key;
+    json_t *value;
+
+    json_object_foreach((json_t *)body, key, value)
+    {
+        (void)value;
+        if (strcmp(key, "index") == 0)
+            continue;
+        error_set(err, ERR_INVALID,
+                  "request: unknown field \"%.40s\": expected only index", key);
+        snprintf(err->code, sizeof(err->code), "request");
+        return -1;
+    }
+    return 0;
+}
+
+static int select_from_body(struct api_call *call, const char *id,
+                            const json_t *body, struct error *err)
+{
+    const json_t *index = json_object_get(body, "index");
+
+    if (check_select_fields(body, err) != 0)
+        return -1;
+    if (!json_is_integer(index)) {
+        error_set(err, ERR_INVALID,
+                  "index: expected the integer index of an idea, found %s",
+                  index ? "another type" : "nothing");
+        snprintf(err->code, sizeof(err->code), "index");
+        return -1;
+    }
+
+    /* An index out of range gets the range of this generation's ideas. */
+    return blog_select(call->app, call->instance_id, id,
+                       json_integer_value(index), err);
+}
+
 static void handle_select(struct api_call *call)
 {
     const char *id = http_request_param(call->req, "id");
     json_t *body = api_read_json(call);
-    json_t *index;
     struct error err;
+    int rc;
 
     if (!body)
         return;
-    index = json_object_get(body, "index");
     error_clear(&err);
-    if (!json_is_integer(index)) {
-        error_set(&err, ERR_INVALID,
-                  "index: expected the integer index of an idea, found %s",
-                  index ? "another type" : "nothing");
-        snprintf(err.code, sizeof(err.code), "index");
-    } else if (json_integer_value(index) < 0 ||
-               json_integer_value(index) > 1000) {
-        error_set(&err, ERR_INVALID, "index: %lld is out of range",
-                  (long long)json_integer_value(index));
-        snprintf(err.code, sizeof(err.code), "index");
-    } else {
-        blog_select(call->app, call->instance_id, id,
-                    (int)json_integer_value(index), &err);
-    }
+    rc = select_from_body(call, id, body, &err);
     json_decref(body);
-    if (err.kind != ERR_NONE) {
+    if (rc != 0) {
         api_fail(call, &err);
         return;
     }

@@ -105,7 +105,7 @@ int64_t blog_generation_cost(const struct app *app);
  * range is ERR_INVALID with err->code "index".
  */
 int blog_select(struct app *app, const char *instance_id, const char *id,
-                int index, struct error *err);
+                int64_t index, struct error *err);
 
 /*
  * Asks for new ideas in place of the current ones, which the prompt lists

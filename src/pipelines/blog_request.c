@@ -443,7 +443,7 @@ static const json_t *current_ideas(const json_t *checkpoints)
 }
 
 static int write_selection(struct store_tx *tx,
-                           const struct store_generation *gen, int index,
+                           const struct store_generation *gen, int64_t index,
                            struct error *err)
 {
     json_t *checkpoints = json_loads(gen->checkpoints, 0, NULL);
@@ -459,10 +459,11 @@ static int write_selection(struct store_tx *tx,
                                "generation %s has no ideas to choose from",
                                gen->id);
         return field_error(err, "index", "index",
-                           "%d is out of range: choose an idea from 0 to %zu",
+                           "%" PRId64 " is out of range: choose an idea from "
+                           "0 to %zu",
                            index, count - 1);
     }
-    selection = json_pack("{s:i, s:O}", "index", index, "idea",
+    selection = json_pack("{s:I, s:O}", "index", (json_int_t)index, "idea",
                           json_array_get(ideas, (size_t)index));
     json_decref(checkpoints);
     if (!selection)
@@ -473,7 +474,7 @@ static int write_selection(struct store_tx *tx,
 }
 
 int blog_select(struct app *app, const char *instance_id, const char *id,
-                int index, struct error *err)
+                int64_t index, struct error *err)
 {
     struct store_generation gen;
     struct store_tx *tx = begin_locked(app, instance_id, id, &gen, err);
@@ -494,7 +495,7 @@ int blog_select(struct app *app, const char *instance_id, const char *id,
     store_generation_clear(&gen);
     if (store_commit(tx, err) != 0)
         return -1;
-    log_info("blog", "idea selected instance=%s generation=%s index=%d",
+    log_info("blog", "idea selected instance=%s generation=%s index=%" PRId64,
              instance_id, id, index);
     return 0;
 

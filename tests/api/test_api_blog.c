@@ -228,6 +228,24 @@ static void bad_input_names_field(void **state)
     assert_int_equal(credits_of(fx.instance), START_CREDITS);
 }
 
+/* Checks that POST path with body returns 400 naming field, with words in
+ * its message. */
+static void expect_select_rejected(const char *path, const char *body,
+                                   const char *field, const char *words)
+{
+    long status = 0;
+    json_t *answer = api_json("POST", path, fx.instance, body, &status);
+    const char *message = json_string_value(json_at(answer, "error.message"));
+
+    assert_int_equal(status, 400);
+    assert_string_equal(json_string_value(json_at(answer, "error.field")),
+                        field);
+    if (!message || !strstr(message, words))
+        fail_msg("select %s answered \"%s\", without \"%s\"", body,
+                 message ? message : "", words);
+    json_decref(answer);
+}
+
 static void generation_ends_with_draft(void **state)
 {
     long status = 0;
@@ -259,9 +277,12 @@ static void generation_ends_with_draft(void **state)
     json_decref(gen);
 
     snprintf(path, sizeof(path), "/api/blog/generations/%s/select", id);
-    json_decref(
-        api_json("POST", path, fx.instance, "{\"index\": 99}", &status));
-    assert_int_equal(status, 400);
+    expect_select_rejected(path, "{\"index\": 99}", "index",
+                           "99 is out of range: choose an idea from 0 to ");
+    expect_select_rejected(path, "{\"index\": -1}", "index",
+                           "-1 is out of range: choose an idea from 0 to ");
+    expect_select_rejected(path, "{\"index\": 0, \"extra\": 1}", "request",
+                           "unknown field \"extra\"");
     json_decref(api_json("POST", path, fx.instance, "{\"index\": 1}", &status));
     assert_int_equal(status, 202);
 
