@@ -132,9 +132,10 @@ int blog_cancel(struct app *app, const char *instance_id, const char *id,
 /*
  * The generation as the API shows it (docs/openapi.yaml, BlogGeneration):
  * id, state, request, ideas, chosen_idea, post, image, draft_post_id,
- * draft_url, credits_reserved, credits_charged, error {kind, message},
- * created_at and updated_at. Returns a new reference the caller releases,
- * or NULL with err set (ERR_NOT_FOUND for an unknown id).
+ * draft_url, credits_reserved (what it still holds), credits_charged,
+ * credits_released, error {kind, message}, created_at and updated_at.
+ * Returns a new reference the caller releases, or NULL with err set
+ * (ERR_NOT_FOUND for an unknown id).
  */
 json_t *blog_generation_json(struct app *app, const char *instance_id,
                              const char *id, struct error *err);

@@ -76,6 +76,31 @@ static json_t *error_view(const struct store_generation *gen)
                      gen->error_message ? gen->error_message : "");
 }
 
+/*
+ * Adds what the generation's credits are doing: credits_reserved is what
+ * it still holds (its cost until it ends), credits_charged what a done
+ * generation cost, credits_released what a failed or cancelled one gave
+ * back. Every path that ends a generation failed or cancelled releases its
+ * reservation in the same transaction, so the state shows which applies.
+ */
+static int add_credits_view(json_t *view, const struct store_generation *gen)
+{
+    int ended = blog_state_ended(gen->state);
+    int given_back = strcmp(gen->state, BLOG_FAILED) == 0 ||
+                     strcmp(gen->state, BLOG_CANCELLED) == 0;
+
+    return json_object_set_new(
+               view, "credits_reserved",
+               json_integer(ended ? 0 : (json_int_t)gen->credits_reserved)) ||
+           json_object_set_new(
+               view, "credits_charged",
+               json_integer((json_int_t)gen->credits_charged)) ||
+           json_object_set_new(
+               view, "credits_released",
+               json_integer(given_back ? (json_int_t)gen->credits_reserved
+                                       : 0));
+}
+
 static json_t *time_view(int64_t ms)
 {
     char text[32];
@@ -100,19 +125,20 @@ json_t *blog_view(const struct store_generation *gen, struct error *err)
     if (!draft_url || json_is_null(draft_url))
         draft_url = json_object_get(publish, "draft_url");
     view = json_pack(
-        "{s:s, s:s, s:O, s:o, s:o, s:o, s:o, s:o, s:o, s:I, s:I, s:o, s:o,"
-        " s:o}",
-        "id", gen->id, "state", gen->state, "request", input, "ideas",
+        "{s:s, s:s, s:O, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o, s:o}", "id",
+        gen->id, "state", gen->state, "request", input, "ideas",
         ideas ? json_incref(ideas) : json_array(), "chosen_idea",
         or_null(json_object_get(selection, "index")), "post",
         post_view(json_object_get(checkpoints, "write")), "image",
         image_view(json_object_get(checkpoints, "image"), publish),
         "draft_post_id", or_null(json_object_get(wix_ids, "draftPostId")),
-        "draft_url", or_null(draft_url), "credits_reserved",
-        (json_int_t)gen->credits_reserved, "credits_charged",
-        (json_int_t)gen->credits_charged, "error", error_view(gen),
-        "created_at", time_view(gen->created_at_ms), "updated_at",
+        "draft_url", or_null(draft_url), "error", error_view(gen), "created_at",
+        time_view(gen->created_at_ms), "updated_at",
         time_view(gen->updated_at_ms));
+    if (view && add_credits_view(view, gen) != 0) {
+        json_decref(view);
+        view = NULL;
+    }
     json_decref(input);
     json_decref(checkpoints);
     json_decref(wix_ids);

@@ -373,6 +373,10 @@ static void other_site_sees_not_found(void **state)
                         "cancelled");
     assert_int_equal(
         json_integer_value(json_object_get(body, "credits_charged")), 0);
+    assert_int_equal(
+        json_integer_value(json_object_get(body, "credits_reserved")), 0);
+    assert_true(json_integer_value(json_object_get(body, "credits_released")) >
+                0);
     json_decref(body);
     body = api_json("POST", path, fx.instance, NULL, &status);
     assert_int_equal(status, 409);

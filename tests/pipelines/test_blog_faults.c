@@ -32,6 +32,11 @@ static void expect_failed(struct blog_env *env, const char *id,
                  view_string(view, "error.message"));
     assert_int_equal(
         json_integer_value(json_object_get(view, "credits_charged")), 0);
+    assert_int_equal(
+        json_integer_value(json_object_get(view, "credits_reserved")), 0);
+    assert_int_equal(
+        json_integer_value(json_object_get(view, "credits_released")),
+        blog_env_cost(env));
     assert_int_equal(credits.available, BLOG_ENV_CREDITS);
     assert_int_equal(credits.reserved, 0);
     json_decref(view);

@@ -196,6 +196,10 @@ static void happy_path(void **state)
     assert_int_equal(
         json_integer_value(json_object_get(view, "credits_charged")),
         blog_env_cost(env));
+    assert_int_equal(
+        json_integer_value(json_object_get(view, "credits_reserved")), 0);
+    assert_int_equal(
+        json_integer_value(json_object_get(view, "credits_released")), 0);
     assert_null(json_at(view, "post.image_prompt"));
     check_draft_in_wix(env, view);
     json_decref(view);
@@ -641,6 +645,11 @@ static void cancel_between_steps(void **state)
     assert_string_equal(view_string(view, "state"), BLOG_CANCELLED);
     assert_int_equal(
         json_integer_value(json_object_get(view, "credits_charged")), 0);
+    assert_int_equal(
+        json_integer_value(json_object_get(view, "credits_reserved")), 0);
+    assert_int_equal(
+        json_integer_value(json_object_get(view, "credits_released")),
+        blog_env_cost(env));
     json_decref(view);
 
     /* The queued image job was cancelled with it; the credits are back. */
