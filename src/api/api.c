@@ -53,12 +53,16 @@ static int verify_instance(struct api_call *call, int instance_in_query)
     }
     error_clear(&err);
     if (auth_instance_verify(&opts, header, &instance, &err) != 0) {
+        /* An expired instance's message already says to reload. */
+        const char *hint = strstr(err.message, "reload")
+                               ? ""
+                               : "; reload the page from your Wix dashboard";
+
         log_info("api", "instance rejected request=%s reason=\"%s\"",
                  call->req->request_id, err.message);
         http_response_error(call->resp, 401, "unauthorized",
-                            "the dashboard's instance was rejected: %s; "
-                            "reload the page from your Wix dashboard",
-                            err.message);
+                            "the dashboard's instance was rejected: %s%s",
+                            err.message, hint);
         return -1;
     }
     snprintf(call->instance_id, sizeof(call->instance_id), "%s",

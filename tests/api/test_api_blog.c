@@ -4,6 +4,7 @@
  * a real sitesmith-sandbox, called over HTTP as the dashboard calls it.
  */
 #include "core/clock.h"
+#include "core/crypto.h"
 #include "core/json.h"
 #include "http/client.h"
 #include "sandbox_proc.h"
@@ -176,6 +177,65 @@ static void missing_or_forged_instance_rejected(void **state)
     assert_int_equal(status, 401);
     json_decref(body);
     free(forged);
+}
+
+/* The dashboard instance of the first site as Wix signed it at sign_date,
+ * valid until expiration_date (both ISO 8601 UTC). */
+static char *signed_instance(const char *sign_date, const char *expiration_date)
+{
+    char payload[1024];
+    size_t length;
+    size_t data_size;
+    char *data;
+    char *result;
+    unsigned char mac[32];
+    char signature[64];
+
+    length = (size_t)snprintf(
+        payload, sizeof(payload),
+        "{\"instanceId\":\"%s\",\"appDefId\":\"" SANDBOX_PROC_APP_ID
+        "\",\"signDate\":\"%s\",\"expirationDate\":\"%s\","
+        "\"uid\":\"owner-1\",\"permissions\":\"OWNER\"}",
+        fx.instance_id, sign_date, expiration_date);
+    data_size = crypto_base64url_size(length);
+    data = malloc(data_size);
+    result = malloc(64 + data_size);
+    assert_non_null(data);
+    assert_non_null(result);
+    crypto_base64url_encode((const unsigned char *)payload, length, data,
+                            data_size);
+    crypto_hmac_sha256(SANDBOX_PROC_APP_SECRET, strlen(SANDBOX_PROC_APP_SECRET),
+                       data, strlen(data), mac);
+    crypto_base64url_encode(mac, sizeof(mac), signature, sizeof(signature));
+    snprintf(result, 64 + data_size, "%s.%s", signature, data);
+    free(data);
+    return result;
+}
+
+static void expired_instance_says_reload_once(void **state)
+{
+    char sign_date[32];
+    char expiration_date[32];
+    int64_t now = clock_now_ms();
+    char *instance;
+    const char *message;
+    const char *first;
+    long status = 0;
+    json_t *body;
+
+    (void)state;
+    clock_format_iso(now - 5 * 3600 * 1000LL, sign_date);
+    clock_format_iso(now - 3600 * 1000LL, expiration_date);
+    instance = signed_instance(sign_date, expiration_date);
+    body = api_json("GET", "/api/me", instance, NULL, &status);
+    assert_int_equal(status, 401);
+    message = json_string_value(json_at(body, "error.message"));
+    assert_non_null(message);
+    first = strstr(message, "reload");
+    if (!first || !strstr(message, "expired") || strstr(first + 1, "reload"))
+        fail_msg("expected one \"reload\" in \"%s\"", message);
+    json_decref(body);
+    free(instance);
 }
 
 static void me_shows_credits_and_headers(void **state)
@@ -407,6 +467,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(probes_answer),
         cmocka_unit_test(missing_or_forged_instance_rejected),
+        cmocka_unit_test(expired_instance_says_reload_once),
         cmocka_unit_test(me_shows_credits_and_headers),
         cmocka_unit_test(bad_input_names_field),
         cmocka_unit_test(generation_ends_with_draft),
