@@ -549,6 +549,43 @@ static inline int64_t blog_env_cost(const struct blog_env *env)
            env->app->costs.blog_image + env->app->costs.blog_publish;
 }
 
+/* Checks that view shows nothing charged and the whole cost released, and
+ * that the site's balance is whole again. */
+static inline void blog_env_expect_released(struct blog_env *env,
+                                            const json_t *view)
+{
+    struct store_credits credits = blog_env_credits(env);
+
+    assert_int_equal(
+        json_integer_value(json_object_get(view, "credits_charged")), 0);
+    assert_int_equal(
+        json_integer_value(json_object_get(view, "credits_reserved")), 0);
+    assert_int_equal(
+        json_integer_value(json_object_get(view, "credits_released")),
+        blog_env_cost(env));
+    assert_int_equal(credits.available, BLOG_ENV_CREDITS);
+    assert_int_equal(credits.reserved, 0);
+}
+
+/* Checks that the generation failed with kind, its message naming what,
+ * its credits released and nothing charged. */
+static inline void blog_env_expect_failed(struct blog_env *env, const char *id,
+                                          const char *kind, const char *what)
+{
+    json_t *view = blog_env_view(env, id);
+
+    assert_string_equal(view_string(view, "state"), BLOG_FAILED);
+    assert_string_equal(view_string(view, "error.kind"), kind);
+    if (!strstr(view_string(view, "error.message"), what))
+        fail_msg("error \"%s\" does not mention \"%s\"",
+                 view_string(view, "error.message"), what);
+    if (!strstr(view_string(view, "error.message"), "No credits were charged"))
+        fail_msg("error \"%s\" does not say that nothing was charged",
+                 view_string(view, "error.message"));
+    blog_env_expect_released(env, view);
+    json_decref(view);
+}
+
 /* Adds a fault rule (JSON text). */
 static inline void blog_env_fault(struct blog_env *env, const char *fault)
 {

@@ -1,19 +1,18 @@
 /*
  * The error the site owner reads for each kind of step failure: a kind
  * that tells what to do, plain words that copy nothing of the technical
- * cause, and whether the operator has to act.
+ * cause, and whether the operator has to act. Then two failures end to
+ * end against sitesmith-sandbox: a rejected OpenAI key, whose cause only
+ * the log shows, and a rate limit that outlasts every attempt.
  */
+#include "blog_env.h"
+
 #include "ai/openai.h"
 #include "ai/replicate.h"
-#include "pipelines/blog_internal.h"
+#include "core/log.h"
+#include "core/metrics.h"
 
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdio.h>
-#include <string.h>
-
-#include <cmocka.h>
+#define REQUEST "{\"topic\": \"linen care\", \"tone\": \"calm\"}"
 
 /* A cause whose message carries what the owner must never see. */
 #define SECRET_MESSAGE                                                         \
@@ -128,12 +127,118 @@ static void source_marked_once(void **state)
     assert_int_equal(strncmp(err.code, "openai/xxx", 10), 0);
 }
 
+/* ------------------------------------------------------------------ */
+/* End to end                                                          */
+/* ------------------------------------------------------------------ */
+
+/* Runs the generation with the log's error lines going to a file, and
+ * returns what was logged (free it). */
+static char *run_logging_errors(struct blog_env *env, const char *id)
+{
+    FILE *log = tmpfile();
+    char *text;
+    long size;
+
+    assert_non_null(log);
+    log_set_output(log);
+    log_set_level(LOG_ERROR);
+    blog_env_run_until(env, id, BLOG_DONE);
+    log_set_level(LOG_OFF);
+    log_set_output(NULL);
+
+    size = ftell(log);
+    assert_true(size >= 0);
+    text = calloc(1, (size_t)size + 1);
+    assert_non_null(text);
+    rewind(log);
+    assert_int_equal(fread(text, 1, (size_t)size, log), (size_t)size);
+    fclose(log);
+    return text;
+}
+
+static void openai_key_rejected(void **state)
+{
+    struct blog_env *env = *state;
+    char id[STORE_UUID_SIZE];
+    char line_start[256];
+    const char *message;
+    const char *line;
+    int64_t operator_before;
+    json_t *view;
+    char *log;
+
+    blog_env_start(env, env->backend);
+    sandbox_proc_configure(&env->sandbox,
+                           "{\"openai\": {\"api_key\": \"sk-another-key\"}}");
+    operator_before = metrics_counter_value("sitesmith_blog_failures_total",
+                                            "action=\"operator\"");
+    blog_env_begin(env, REQUEST, id);
+    log = run_logging_errors(env, id);
+
+    /* The owner reads what happened and what to do, and nothing of the
+     * key, the setting or OpenAI's words. */
+    blog_env_expect_failed(env, id, "permanent", "not configured correctly");
+    view = blog_env_view(env, id);
+    message = view_string(view, "error.message");
+    assert_string_equal(message,
+                        "The writing service is not configured correctly; the "
+                        "app's operator has been alerted. No credits were "
+                        "charged. Please try again later.");
+    json_decref(view);
+    assert_int_equal(
+        blog_env_count(env, "POST", "/openai/v1/chat/completions", 401), 1);
+    assert_int_equal(metrics_counter_value("sitesmith_blog_failures_total",
+                                           "action=\"operator\""),
+                     operator_before + 1);
+
+    /* The operator finds the cause in the log, under the generation. */
+    snprintf(line_start, sizeof(line_start),
+             "generation failed instance=%s generation=%s job=",
+             env->instance_id, id);
+    line = strstr(log, line_start);
+    if (!line)
+        fail_msg("no \"%s\" line in the log:\n%s", line_start, log);
+    assert_non_null(strstr(line, "action=operator"));
+    assert_non_null(strstr(line, "check OPENAI_API_KEY"));
+    free(log);
+}
+
+static void openai_rate_limit_exhausted(void **state)
+{
+    struct blog_env *env = *state;
+    char id[STORE_UUID_SIZE];
+    json_t *view;
+
+    blog_env_start(env, env->backend);
+    blog_env_fault(env, "{\"endpoint\": \"POST /openai/v1/chat/completions\", "
+                        "\"status\": 429, \"count\": 1000}");
+    blog_env_begin(env, REQUEST, id);
+    blog_env_run_until(env, id, BLOG_DONE);
+
+    /* Every attempt was rate limited: the owner is told to wait. */
+    blog_env_expect_failed(env, id, "rate_limited",
+                           "The writing service is busy or not responding");
+    view = blog_env_view(env, id);
+    assert_null(strstr(view_string(view, "error.message"), "429"));
+    assert_null(strstr(view_string(view, "error.message"), "rate_limit"));
+    json_decref(view);
+}
+
+#define END_TO_END_TESTS(ON)                                                   \
+    ON(openai_key_rejected)                                                    \
+    ON(openai_rate_limit_exhausted)
+
 int main(void)
 {
-    const struct CMUnitTest tests[] = {
+    const struct CMUnitTest unit_tests[] = {
         cmocka_unit_test(owner_words_per_cause),
         cmocka_unit_test(source_marked_once),
     };
+    int failed = 0;
 
-    return cmocka_run_group_tests_name("blog owner errors", tests, NULL, NULL);
+    log_set_level(LOG_OFF);
+    failed += cmocka_run_group_tests_name("blog owner errors", unit_tests, NULL,
+                                          NULL);
+    BLOG_RUN_TESTS("blog owner errors end to end", END_TO_END_TESTS);
+    return failed;
 }

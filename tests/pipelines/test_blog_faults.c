@@ -8,39 +8,10 @@
 #include "blog_env.h"
 
 #include "core/log.h"
-#include "core/metrics.h"
 
 #include <unistd.h>
 
 #define REQUEST "{\"topic\": \"linen care\", \"tone\": \"calm\"}"
-
-/* Checks that the generation failed with kind, its message naming what,
- * its credits released and nothing charged. */
-static void expect_failed(struct blog_env *env, const char *id,
-                          const char *kind, const char *what)
-{
-    json_t *view = blog_env_view(env, id);
-    struct store_credits credits = blog_env_credits(env);
-
-    assert_string_equal(view_string(view, "state"), BLOG_FAILED);
-    assert_string_equal(view_string(view, "error.kind"), kind);
-    if (!strstr(view_string(view, "error.message"), what))
-        fail_msg("error \"%s\" does not mention \"%s\"",
-                 view_string(view, "error.message"), what);
-    if (!strstr(view_string(view, "error.message"), "No credits were charged"))
-        fail_msg("error \"%s\" does not say that nothing was charged",
-                 view_string(view, "error.message"));
-    assert_int_equal(
-        json_integer_value(json_object_get(view, "credits_charged")), 0);
-    assert_int_equal(
-        json_integer_value(json_object_get(view, "credits_reserved")), 0);
-    assert_int_equal(
-        json_integer_value(json_object_get(view, "credits_released")),
-        blog_env_cost(env));
-    assert_int_equal(credits.available, BLOG_ENV_CREDITS);
-    assert_int_equal(credits.reserved, 0);
-    json_decref(view);
-}
 
 static void expect_done(struct blog_env *env, const char *id)
 {
@@ -132,99 +103,6 @@ static void openai_server_errors_then_success(void **state)
         blog_env_count(env, "POST", "/openai/v1/chat/completions", 200), 1);
 }
 
-/* Runs the generation with the log's error lines going to a file, and
- * returns what was logged (free it). */
-static char *run_logging_errors(struct blog_env *env, const char *id)
-{
-    FILE *log = tmpfile();
-    char *text;
-    long size;
-
-    assert_non_null(log);
-    log_set_output(log);
-    log_set_level(LOG_ERROR);
-    blog_env_run_until(env, id, BLOG_DONE);
-    log_set_level(LOG_OFF);
-    log_set_output(NULL);
-
-    size = ftell(log);
-    assert_true(size >= 0);
-    text = calloc(1, (size_t)size + 1);
-    assert_non_null(text);
-    rewind(log);
-    assert_int_equal(fread(text, 1, (size_t)size, log), (size_t)size);
-    fclose(log);
-    return text;
-}
-
-static void openai_key_rejected(void **state)
-{
-    struct blog_env *env = *state;
-    char id[STORE_UUID_SIZE];
-    char line_start[256];
-    const char *message;
-    const char *line;
-    int64_t operator_before;
-    json_t *view;
-    char *log;
-
-    blog_env_start(env, env->backend);
-    sandbox_proc_configure(&env->sandbox,
-                           "{\"openai\": {\"api_key\": \"sk-another-key\"}}");
-    operator_before = metrics_counter_value("sitesmith_blog_failures_total",
-                                            "action=\"operator\"");
-    blog_env_begin(env, REQUEST, id);
-    log = run_logging_errors(env, id);
-
-    /* The owner reads what happened and what to do, and nothing of the
-     * key, the setting or OpenAI's words. */
-    expect_failed(env, id, "permanent", "not configured correctly");
-    view = blog_env_view(env, id);
-    message = view_string(view, "error.message");
-    assert_string_equal(message,
-                        "The writing service is not configured correctly; the "
-                        "app's operator has been alerted. No credits were "
-                        "charged. Please try again later.");
-    json_decref(view);
-    assert_int_equal(
-        blog_env_count(env, "POST", "/openai/v1/chat/completions", 401), 1);
-    assert_int_equal(metrics_counter_value("sitesmith_blog_failures_total",
-                                           "action=\"operator\""),
-                     operator_before + 1);
-
-    /* The operator finds the cause in the log, under the generation. */
-    snprintf(line_start, sizeof(line_start),
-             "generation failed instance=%s generation=%s job=",
-             env->instance_id, id);
-    line = strstr(log, line_start);
-    if (!line)
-        fail_msg("no \"%s\" line in the log:\n%s", line_start, log);
-    assert_non_null(strstr(line, "action=operator"));
-    assert_non_null(strstr(line, "check OPENAI_API_KEY"));
-    free(log);
-}
-
-static void openai_rate_limit_exhausted(void **state)
-{
-    struct blog_env *env = *state;
-    char id[STORE_UUID_SIZE];
-    json_t *view;
-
-    blog_env_start(env, env->backend);
-    blog_env_fault(env, "{\"endpoint\": \"POST /openai/v1/chat/completions\", "
-                        "\"status\": 429, \"count\": 1000}");
-    blog_env_begin(env, REQUEST, id);
-    blog_env_run_until(env, id, BLOG_DONE);
-
-    /* Every attempt was rate limited: the owner is told to wait. */
-    expect_failed(env, id, "rate_limited",
-                  "The writing service is busy or not responding");
-    view = blog_env_view(env, id);
-    assert_null(strstr(view_string(view, "error.message"), "429"));
-    assert_null(strstr(view_string(view, "error.message"), "rate_limit"));
-    json_decref(view);
-}
-
 static void answer_cut_at_token_cap(void **state)
 {
     struct blog_env *env = *state;
@@ -236,8 +114,9 @@ static void answer_cut_at_token_cap(void **state)
     blog_env_open(env);
     blog_env_run_to(env, REQUEST, id, BLOG_DONE);
 
-    expect_failed(env, id, "permanent",
-                  "The writing service returned text that could not be used");
+    blog_env_expect_failed(
+        env, id, "permanent",
+        "The writing service returned text that could not be used");
     assert_int_equal(blog_env_count(env, "POST", "/replicate/", -1), 0);
 
     /* The cut answer's tokens are billed, so they are kept too. */
@@ -262,9 +141,9 @@ static void prediction_fails(void **state)
                            "{\"replicate\": {\"fail_next\": 1}}");
     blog_env_run_to(env, REQUEST, id, BLOG_DONE);
 
-    expect_failed(env, id, "invalid",
-                  "rejected the cover image for this post "
-                  "as sensitive content");
+    blog_env_expect_failed(env, id, "invalid",
+                           "rejected the cover image for this post "
+                           "as sensitive content");
     assert_int_equal(blog_env_count(env, "POST", "/replicate/v1/models/", -1),
                      1);
     assert_int_equal(blog_env_drafts(env), 0);
@@ -321,8 +200,8 @@ static void interrupted_every_attempt(void **state)
 
     /* One new prediction per attempt of the job, then the generation
      * fails with its credits released and its post kept. */
-    expect_failed(env, id, "retryable",
-                  "The image service failed several times");
+    blog_env_expect_failed(env, id, "retryable",
+                           "The image service failed several times");
     assert_int_equal(blog_env_count(env, "POST", "/replicate/v1/models/", -1),
                      QUEUE_DEFAULT_MAX_ATTEMPTS);
     assert_int_equal(failed_predictions(env, id), QUEUE_DEFAULT_MAX_ATTEMPTS);
@@ -463,7 +342,7 @@ static void kept_bytes_and_output_gone(void **state)
     sandbox_proc_advance(&env->sandbox, 2 * 3600);
     clock_fake_advance_ms(2 * 3600 * 1000LL);
     blog_env_run_until(env, id, BLOG_DONE);
-    expect_failed(env, id, "permanent", "start a new generation");
+    blog_env_expect_failed(env, id, "permanent", "start a new generation");
     assert_int_equal(blog_env_covers(env), 0);
 }
 
@@ -547,7 +426,8 @@ static void draft_token_rejected_twice(void **state)
 
     /* A second 401 is an authorization failure: no retry, no charge, and
      * the cover it made is named on the failed generation. */
-    expect_failed(env, id, "unauthorized", "can no longer reach your site");
+    blog_env_expect_failed(env, id, "unauthorized",
+                           "can no longer reach your site");
     assert_int_equal(blog_env_drafts(env), 0);
     blog_env_load(env, id, &gen);
     assert_non_null(strstr(gen.wix_ids, "mediaId"));
@@ -556,8 +436,6 @@ static void draft_token_rejected_twice(void **state)
 
 #define FAULT_TESTS(ON)                                                        \
     ON(openai_rate_limit_then_success)                                         \
-    ON(openai_key_rejected)                                                    \
-    ON(openai_rate_limit_exhausted)                                            \
     ON(openai_server_errors_then_success)                                      \
     ON(answer_cut_at_token_cap)                                                \
     ON(prediction_fails)                                                       \
