@@ -5,6 +5,9 @@
  * releases the credits. The job is queued with the ideas of each round,
  * due when they expire. It does nothing when the owner chose an idea,
  * asked for new ones or cancelled meanwhile.
+ *
+ * NOTE: a generation that reached awaiting_selection before this job
+ * existed has none queued, so it waits until the owner acts on it.
  */
 #include "pipelines/blog_internal.h"
 
