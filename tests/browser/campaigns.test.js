@@ -76,7 +76,8 @@ test("campaign flow by clicks", async () => {
     page.once("dialog", (dialog) => dialog.accept());
     await panel.locator(".campaign-row").first().getByRole("button", { name: "Delete Tea Tuesdays" }).click();
     await panel.getByText("No campaigns yet.").waitFor(WAIT);
-    assert.equal(await page.locator("#campaign-posts").isHidden(), true);
+    // The posts panel hides once the list has re-rendered.
+    await page.locator("#campaign-posts").waitFor({ ...WAIT, state: "hidden" });
 
     assert.deepEqual(browser.strayRequests(), []);
     assert.deepEqual(browser.problems, []);

@@ -274,9 +274,13 @@ function body(gen) {
       ];
     case "cancelled":
       return [
+        gen.error && gen.error.message ? h("p", {}, gen.error.message) : null,
         h("p", {}, "No credits were charged."),
         h("p", { class: "actions" }, h("button", { type: "button", class: "secondary", onclick: newPost }, "Start over")),
       ];
+    case "publishing":
+      // The server refuses a cancel once the draft is being saved.
+      return h("p", { class: "muted" }, "The draft is being saved to your blog; it can no longer be cancelled.");
     default:
       return h("p", { class: "actions" }, cancelButton());
   }

@@ -190,6 +190,9 @@ export function failureNotice(error, creditsReturned = true) {
     h("strong", {}, "What went wrong: "),
     error.message || "an unknown error.",
     h("p", {}, action),
-    creditsReturned ? h("p", { class: "muted" }, "No credits were charged for it.") : null,
+    // The server's message may say so already; say it once.
+    creditsReturned && !/no credits were charged/i.test(error.message || "")
+      ? h("p", { class: "muted" }, "No credits were charged for it.")
+      : null,
   );
 }
