@@ -32,7 +32,7 @@
 int api_register(struct http_server *server, struct app *app,
                  struct error *err);
 
-/* What a handler of an /api route gets once the caller is verified. */
+/* The context of an /api handler once the caller is verified. */
 struct api_call {
     struct app *app;
     struct http_request *req;
@@ -64,14 +64,14 @@ int api_route_query_instance(struct http_server *server, struct app *app,
 
 /*
  * Parses the request body as a JSON object. An empty body is {}.
- * Answers 415 for a body that is not application/json and 400 for
+ * Sends 415 for a body that is not application/json and 400 for
  * invalid JSON or nesting past API_MAX_JSON_DEPTH, and returns NULL; the
  * handler then just returns.
  */
 json_t *api_read_json(struct api_call *call);
 
 /*
- * Answers with the error: invalid 400 (with "field" when err->code names
+ * Sends the error: invalid 400 (with "field" when err->code names
  * one), unauthorized 401, insufficient credits 402 (with "balance" and
  * "cost" when given), forbidden 403, not found 404, conflict 409, rate
  * limited 429 (Retry-After), retryable 503, anything else 500. Logs
